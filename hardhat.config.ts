@@ -1,0 +1,34 @@
+import { createRequire } from "node:module";
+import type { HardhatUserConfig } from "hardhat/config";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+
+const require = createRequire(import.meta.url);
+// Compile offline with solc-js from the `solc` npm package: Hardhat's default is to download
+// a native solc, which cannot work on machines without internet access.
+const solcVersion: string = require("solc/package.json").version;
+const solcPath: string = require.resolve("solc/soljson.js");
+
+const config: HardhatUserConfig = {
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: {
+        version: solcVersion,
+        path: solcPath,
+        settings: { optimizer: { enabled: true, runs: 200 }, viaIR: false },
+      },
+    },
+  },
+  paths: {
+    sources: "./contracts",
+    tests: { mocha: "./test", solidity: "./test/solidity" },
+  },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: process.env.PEERFL_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+  test: {
+    mocha: { timeout: 120_000 },
+  },
+};
+
+export default config;

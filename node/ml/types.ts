@@ -1,0 +1,22 @@
+/** One named weight tensor of a model, in the model's own layer order. */
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/** A model's weights, in canonical (model-defined) order. Pure data: no tfjs tensors. */
+export interface ModelWeights {
+  tensors: NamedTensor[];
+}
+
+/** What a model is, as recorded in the task's model-spec CID (JSON). */
+export interface ModelSpec {
+  /** Architecture name: "mlp" or "cnn". */
+  model: "mlp" | "cnn";
+  /** Input shape without batch, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  numClasses: number;
+  /** Layer names and shapes, in order: what a weights file for this spec must contain. */
+  tensors: { name: string; shape: number[] }[];
+}
