@@ -1,0 +1,156 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+
+export type RoleName = "trainer" | "verifier" | "aggregator";
+export type PartitionFlag =
+  | { kind: "iid" }
+  | { kind: "dirichlet"; alpha: number }
+  | { kind: "shards"; classesPerPeer: number }
+  | { kind: "quantity"; alpha: number };
+
+export interface AgentConfig {
+  rpcUrl: string;
+  contract?: string;
+  privateKey?: string;
+  accountIndex: number;
+  roles: RoleName[];
+  dataset: string;
+  partition: PartitionFlag;
+  partitionSeed: number;
+  peers: number;
+  peerIndex: number;
+  maxSamples?: number;
+  model?: "mlp" | "cnn";
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: "sgd" | "adagrad" | "adam";
+  dataDir: string;
+  ipfsApi?: string;
+  ipfsPort: number;
+  ipfsPeers: string[];
+  fetchTimeoutMs: number;
+  attack?: string;
+  attackScale?: number;
+  backend: "auto" | "tensorflow" | "wasm" | "cpu";
+  logFormat: "text" | "json";
+  logLevel: "debug" | "info" | "warn" | "error";
+  stay: boolean;
+  pollMs: number;
+  scenario?: string;
+  linkMode?: "auto" | "direct" | "relay" | "infrastructure";
+  relayBasePort: number;
+  name?: string;
+}
+
+/** A flag that cannot be used as given (exit code 2). */
+export class UsageError extends Error {
+  constructor(message: string) { super(message); this.name = "UsageError"; }
+}
+
+const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
+  if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+};
+const num = (name: string, min: number, max = Infinity) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+};
+
+export function parseRoles(v: string): RoleName[] {
+  const all: RoleName[] = ["trainer", "verifier", "aggregator"];
+  if (v === "all") return all;
+  const parts = v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw new InvalidArgumentError(`--roles needs at least one of ${all.join(", ")} (or "all")`);
+  for (const p of parts) if (!all.includes(p as RoleName)) throw new InvalidArgumentError(`unknown role "${p}" (expected ${all.join(", ")} or "all")`);
+  return [...new Set(parts as RoleName[])];
+}
+
+export function parsePartition(v: string): PartitionFlag {
+  const [kind, arg] = v.split(":");
+  const needNum = (what: string): number => {
+    const n = Number(arg);
+    if (arg === undefined || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`--partition ${kind} needs a positive ${what}, e.g. "${kind}:${kind === "shards" ? 2 : 0.5}"`);
+    return n;
+  };
+  switch (kind) {
+    case "iid": return { kind: "iid" };
+    case "dirichlet": return { kind: "dirichlet", alpha: needNum("alpha") };
+    case "shards": return { kind: "shards", classesPerPeer: Math.round(needNum("number of classes per peer")) };
+    case "quantity": return { kind: "quantity", alpha: needNum("alpha") };
+    default: throw new InvalidArgumentError(`unknown partition "${v}" (expected iid, dirichlet:ALPHA, shards:K, quantity:ALPHA)`);
+  }
+}
+
+export function agentCommand(): Command {
+  return new Command("peerfl agent")
+    .description("Run one peerfl peer: registers on chain, then trains / verifies / aggregates each round as its roles say.")
+    .option("--rpc <url>", "JSON-RPC URL of the chain node", "http://127.0.0.1:8545")
+    .option("--contract <address>", "FederatedTask address (default: Ignition's deployment for this chain)")
+    .addOption(new Option("--private-key <hex>", "wallet private key (default: Hardhat dev account --account)").env("PEERFL_PRIVATE_KEY"))
+    .option("--account <n>", "Hardhat development account index", int("--account", 0, 1000), 1)
+    .option("--roles <list>", "trainer,verifier,aggregator or all", parseRoles, ["trainer", "verifier", "aggregator"] as RoleName[])
+    .option("--dataset <name|dir>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
+    .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", parsePartition, { kind: "iid" } as PartitionFlag)
+    .option("--partition-seed <n>", "seed shared by all peers so shards are disjoint", int("--partition-seed", 0), 42)
+    .option("--peers <n>", "number of shards the training set is split into", int("--peers", 1, 256), 1)
+    .option("--peer-index <i>", "this peer's shard (0-based)", int("--peer-index", 0, 255), 0)
+    .option("--max-samples <n>", "cap on this peer's shard size (smaller, faster runs)", int("--max-samples", 10))
+    .addOption(new Option("--model <name>", "expected model (the task's model spec on chain is authoritative)").choices(["mlp", "cnn"]))
+    .option("--epochs <n>", "local epochs per round", int("--epochs", 1, 100), 1)
+    .option("--batch-size <n>", "local batch size", int("--batch-size", 1, 4096), 32)
+    .option("--lr <x>", "local learning rate", num("--lr", 0, 10), 0.001)
+    .addOption(new Option("--optimizer <name>", "local optimizer").choices(["sgd", "adagrad", "adam"]).default("adam"))
+    .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
+    .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
+    .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
+    .option("--ipfs-peer <multiaddr>", "an IPFS peer to dial at start (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--fetch-timeout <ms>", "give up fetching an update after this long (it is then rejected)", int("--fetch-timeout", 100), 20000)
+    .option("--attack <kind>", "EXPERIMENTS ONLY: behave maliciously (sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm)")
+    .option("--attack-scale <x>", "strength parameter of the attack", num("--attack-scale", 0))
+    .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow", "wasm", "cpu"]).default("auto"))
+    .addOption(new Option("--log-format <f>", "log format").choices(["text", "json"]).default("text"))
+    .addOption(new Option("--log-level <l>", "log level").choices(["debug", "info", "warn", "error"]).default("info"))
+    .option("--stay", "keep running (serving IPFS content) after the task completes", false)
+    .option("--poll <ms>", "chain polling interval", int("--poll", 50, 60000), 400)
+    .option("--scenario <file>", "5G link scenario JSON (positions, base station, modes)")
+    .addOption(new Option("--link-mode <mode>", "force the D2D link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
+    .option("--relay-base-port <n>", "UE-to-network relay forwarder of peer i listens on this + i", int("--relay-base-port", 1024, 65000), 9700)
+    .option("--name <name>", "name used in logs (default peer<index>)");
+}
+
+/** Parses agent flags; throws UsageError (exit 2) for anything malformed. Returns null for --help. */
+export function parseAgentArgs(argv: string[]): AgentConfig | null {
+  const cmd = agentCommand().exitOverride().configureOutput({ writeErr: () => {} });
+  try {
+    cmd.parse(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.help") return null;
+      throw new UsageError(err.message.replace(/^error: /, ""));
+    }
+    throw err;
+  }
+  const o = cmd.opts();
+  if (o.peerIndex >= o.peers) throw new UsageError(`--peer-index ${o.peerIndex} must be < --peers ${o.peers}`);
+  if (o.privateKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(o.privateKey)) throw new UsageError("--private-key must be 32 bytes of hex");
+  if (o.contract && !/^0x[0-9a-fA-F]{40}$/.test(o.contract)) throw new UsageError(`--contract must be a 0x-prefixed 20-byte address, got "${o.contract}"`);
+  try { new URL(o.rpc); } catch { throw new UsageError(`--rpc is not a URL: "${o.rpc}"`); }
+  if (o.ipfsApi) { try { new URL(o.ipfsApi); } catch { throw new UsageError(`--ipfs-api is not a URL: "${o.ipfsApi}"`); } }
+  return {
+    rpcUrl: o.rpc, contract: o.contract, privateKey: o.privateKey, accountIndex: o.account, roles: o.roles,
+    dataset: o.dataset, partition: o.partition, partitionSeed: o.partitionSeed, peers: o.peers, peerIndex: o.peerIndex,
+    maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
+    optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
+    fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, backend: o.backend,
+    logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, scenario: o.scenario,
+    linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,
+  };
+}
+
+export function agentHelp(): string {
+  return agentCommand().helpInformation();
+}
