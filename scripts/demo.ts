@@ -43,6 +43,14 @@ export interface DemoOptions {
   json?: string;
   workDir?: string;
   evaluate: boolean;
+  /** called on every poll while rounds run (tests use it to kill and restart agents mid-round) */
+  onProgress?: (p: { round: number; phase: number; commits: number; verdicts: number; aggregates: number }, ctl: DemoControl) => void | Promise<void>;
+}
+
+export interface DemoControl {
+  agents: ManagedProcess[];
+  startAgent(i: number): ManagedProcess;
+  workDir: string;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
@@ -282,6 +290,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       if (reported >= o.rounds || completed && reported >= current) break;
       const rv = await readRound(task, current);
       const status = `${phaseName(rv.phase)} c${rv.commitCount} v${rv.verdictCount} a${rv.aggregateCount}`;
+      await o.onProgress?.({ round: current, phase: rv.phase, commits: rv.commitCount, verdicts: rv.verdictCount, aggregates: rv.aggregateCount }, { agents, startAgent, workDir });
       if (bar) bar.update(reported, { round: current, total: o.rounds, phase: phaseName(rv.phase), c: rv.commitCount, v: rv.verdictCount, a: rv.aggregateCount, secs: Math.round((Date.now() - roundStart) / 1000) });
       else if (status !== lastLine && !o.quiet) { say(`    round ${current}: ${status}`); lastLine = status; }
       if (agents.every((a) => a.child.exitCode !== null)) throw new Error(`every agent exited; see ${workDir}/peerN.log`);

@@ -38,22 +38,22 @@ export interface LearnerOptions {
 
 export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const { initBackend } = await import("../ml/backend.ts");
-  const { loadDataset, selectSamples } = await import("../ml/datasets.ts");
+  const { loadDataset, loadLabels } = await import("../ml/datasets.ts");
   const { partition } = await import("../ml/partition.ts");
   const { createModel } = await import("../ml/models.ts");
   const { trainLocal, evaluate, getWeights, setWeights } = await import("../ml/train.ts");
 
   const backend = await initBackend(o.backend);
-  const full = loadDataset(o.dataset, "train");
-  const shards = partition(full.labels, o.peers, o.partition, o.partitionSeed);
+  // Every peer computes the same seeded partition from the labels alone, then materializes only its shard.
+  const shards = partition(loadLabels(o.dataset, "train"), o.peers, o.partition, o.partitionSeed);
   let mine = shards[o.peerIndex];
   if (o.maxSamples && mine.length > o.maxSamples) mine = mine.slice(0, o.maxSamples);
   // A fixed tail of the shard is this peer's validation split: never trained on, used to report accuracy.
   const nVal = Math.max(1, Math.floor(mine.length * (o.validationFraction ?? 0.1)));
   const trainIdx = mine.slice(0, mine.length - nVal);
   const valIdx = mine.slice(mine.length - nVal);
-  const trainSet = selectSamples(full, trainIdx);
-  const valSet = selectSamples(full, valIdx);
+  const trainSet = loadDataset(o.dataset, "train", trainIdx);
+  const valSet = loadDataset(o.dataset, "train", valIdx);
   const model = createModel(o.spec, o.seed);
   o.log.info("learner-ready", { backend, dataset: o.dataset, shard: mine.length, train: trainIdx.length, validation: valIdx.length, model: o.spec.model });
   let round = 0;

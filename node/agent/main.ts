@@ -29,7 +29,7 @@ async function openStore(cfg: AgentConfig, dataDir: string, log: Logger): Promis
     const { createKuboStore } = await import("../../ipfs/kubo-store.ts");
     const store = await createKuboStore({ apiUrl: cfg.ipfsApi });
     const addrs = await store.multiaddrs();
-    return { store, announce: addrs.find((a) => a.includes("/127.0.0.1/")) ?? addrs[0] ?? "" };
+    return { store, announce: addrs.find((a: string) => a.includes("/127.0.0.1/")) ?? addrs[0] ?? "" };
   }
   const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
   const store = await createEmbeddedStore({ repoDir: path.join(dataDir, "ipfs"), listenPort: cfg.ipfsPort });

@@ -8,7 +8,7 @@ import { RdpAccountant } from "../privacy/accountant.ts";
 export function cumulativeEpsilonMilli(ctx: RoleContext, rounds: number): number {
   const t = ctx.task;
   if (t.dpClipNorm <= 0 || t.dpNoiseMultiplier <= 0) return 0;
-  const eps = RdpAccountant.epsilonAfter(rounds, t.dpNoiseMultiplier, 1, t.dpDelta).epsilon;
+  const eps = RdpAccountant.epsilonAfter(rounds, t.dpNoiseMultiplier, 1, t.dpDelta);
   return Math.min(0xffffffff, Math.round(eps * 1000));
 }
 

@@ -17,7 +17,7 @@ export async function runTrainer(ctx: RoleContext, round: RoundView, state: Trai
   const { task, log } = ctx;
   const dpOn = task.dpClipNorm > 0;
   if (dpOn && task.dpEpsilonBudget > 0) {
-    const next = RdpAccountant.epsilonAfter(state.dpRoundsSpent + 1, task.dpNoiseMultiplier, 1, task.dpDelta).epsilon;
+    const next = RdpAccountant.epsilonAfter(state.dpRoundsSpent + 1, task.dpNoiseMultiplier, 1, task.dpDelta);
     if (next > task.dpEpsilonBudget) {
       if (!state.budgetExhaustedLogged) {
         log.warn("privacy-budget-exhausted", { round: round.round, spentRounds: state.dpRoundsSpent, nextEpsilon: next.toFixed(3), budget: task.dpEpsilonBudget });
