@@ -12,7 +12,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import cliProgress from "cli-progress";
 import { PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../node/chain/connect.ts";
 import { cidToHex } from "../node/chain/cid.ts";
-import { readRound, readCommits, maskHas, Phase, phaseName } from "../node/chain/task.ts";
+import { readRound, readCommits, readPeers, maskHas, Phase, phaseName } from "../node/chain/task.ts";
 import type { ModelStore } from "../ipfs/model-store.ts";
 import { startProcess, freePort, waitFor, type ManagedProcess } from "./lib/processes.ts";
 
@@ -66,6 +66,8 @@ export interface RoundSummary {
   committed: string[];
   accepted: string[];
   rejected: string[];
+  /** trainers whose reputation fell below the threshold: they may no longer commit */
+  excluded: string[];
   globalCid: string;
   accuracy: number | null;
   reportedAccuracy: number | null;
@@ -223,7 +225,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     say(`  started    all ${o.peers} peers registered; task started\n`);
 
     // 5. follow the rounds
-    const evaluator = o.evaluate ? await makeEvaluator(o, spec, creator) : undefined;
+    const evaluator = o.evaluate ? await makeEvaluator(o, spec, creator, task) : undefined;
     const result: DemoResult = {
       peers: o.peers, attackers: [...attackerSet].sort().map((i) => names[i]), attack: o.attackers > 0 ? o.attack : null,
       dataset: o.dataset, model: o.model, rule: o.rule, rounds: [], totalSeconds: 0, contractAddress,
@@ -266,23 +268,26 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         const commits = await readCommits(task, r, rv.commitCount);
         const who = (a: string) => byAddress.get(a.toLowerCase()) ?? a;
         const finalized = rv.phase === Phase.Finalized;
+        const threshold = Number((await task.taskConfig()).reputationThreshold);
+        const excluded = (await readPeers(task)).filter((p) => p.reputation < threshold).map((p) => who(p.address));
         const summary: RoundSummary = {
           round: r, status: finalized ? "finalized" : "failed",
           committed: commits.map((c) => who(c.trainer)),
           accepted: commits.filter((c) => maskHas(rv.acceptedMask, c.index)).map((c) => who(c.trainer)),
           rejected: commits.filter((c) => !maskHas(rv.acceptedMask, c.index)).map((c) => who(c.trainer)),
+          excluded,
           globalCid: finalized ? rv.finalCid : rv.globalModelCid,
           accuracy: null, reportedAccuracy: finalized ? rv.accuracyBps / 10000 : null,
           cumulativeEpsilon: finalized && rv.cumulativeEpsilonMilli > 0 ? rv.cumulativeEpsilonMilli / 1000 : null,
           gasUsed: gasByRound.get(r) ?? 0, seconds: (Date.now() - roundStart) / 1000,
         };
-        if (finalized && evaluator) summary.accuracy = await evaluator(rv.finalCid).catch(() => null);
+        if (finalized && evaluator) summary.accuracy = await evaluator(rv.finalCid).catch((err: Error) => { say(`  ! test-set evaluation of ${rv.finalCid} failed: ${err.message}`); return null; });
         result.rounds.push(summary);
         reported = r;
         roundStart = Date.now();
         bar?.update(r, { round: Math.min(r + 1, o.rounds), phase: "Training", c: 0, v: 0, a: 0, secs: 0 });
         const acc = summary.accuracy ?? summary.reportedAccuracy;
-        const line = `  round ${r}: ${summary.status}, accepted ${summary.accepted.join(",") || "-"}; rejected ${summary.rejected.join(",") || "-"}; accuracy ${acc === null ? "-" : (acc * 100).toFixed(2) + "%"}; gas ${summary.gasUsed.toLocaleString("en-US")}; ${summary.seconds.toFixed(1)} s`;
+        const line = `  round ${r}: ${summary.status}, accepted ${summary.accepted.join(",") || "-"}; rejected ${summary.rejected.join(",") || "-"}${summary.excluded.length ? `; excluded ${summary.excluded.join(",")}` : ""}; accuracy ${acc === null ? "-" : (acc * 100).toFixed(2) + "%"}; gas ${summary.gasUsed.toLocaleString("en-US")}; ${summary.seconds.toFixed(1)} s`;
         if (bar) bar.stop();
         say(line);
         if (bar && reported < o.rounds) bar.start(o.rounds, reported, { round: reported + 1, total: o.rounds, phase: "Training", c: 0, v: 0, a: 0, secs: 0 });
@@ -324,7 +329,7 @@ function collectLinkStats(workDir: string, names: string[]): unknown {
 }
 
 /** Test-set accuracy of a global model, measured by the demo itself (the chain only has the aggregators' word). */
-async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts").ModelSpec, store: ModelStore): Promise<(cid: string) => Promise<number>> {
+async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts").ModelSpec, store: ModelStore, task: import("ethers").Contract): Promise<(cid: string) => Promise<number>> {
   const { loadDataset } = await import("../node/ml/datasets.ts");
   const { createModel } = await import("../node/ml/models.ts");
   const { evaluate, setWeights } = await import("../node/ml/train.ts");
@@ -332,6 +337,7 @@ async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts")
   const test = loadDataset(o.dataset, "test");
   const model = createModel(spec, 1);
   return async (cid) => {
+    for (const p of await readPeers(task)) if (p.multiaddr) await store.dial(p.multiaddr, { timeoutMs: 3000 }).catch(() => undefined);
     const bytes = await store.get(cid, { timeoutMs: 20_000 });
     setWeights(model, decodeWeights(bytes, spec));
     return (await evaluate(model, test)).accuracy;
@@ -339,9 +345,9 @@ async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts")
 }
 
 export function formatTable(r: DemoResult): string {
-  const head = ["round", "status", "committed", "accepted", "rejected", "global CID", "accuracy", "gas used", "seconds"];
+  const head = ["round", "status", "committed", "accepted", "rejected", "excluded", "global CID", "accuracy", "gas used", "seconds"];
   const rows = r.rounds.map((x) => [
-    String(x.round), x.status, String(x.committed.length), x.accepted.join(",") || "-", x.rejected.join(",") || "-",
+    String(x.round), x.status, String(x.committed.length), x.accepted.join(",") || "-", x.rejected.join(",") || "-", x.excluded.join(",") || "-",
     x.globalCid.length > 20 ? `${x.globalCid.slice(0, 10)}…${x.globalCid.slice(-6)}` : x.globalCid,
     x.accuracy !== null ? `${(x.accuracy * 100).toFixed(2)}%` : x.reportedAccuracy !== null ? `${(x.reportedAccuracy * 100).toFixed(2)}%*` : "-",
     x.gasUsed.toLocaleString("en-US"), x.seconds.toFixed(1),

@@ -208,7 +208,11 @@ export class Agent {
       try {
         if (round.phase === Phase.Training && this.o.roles.includes("trainer")) {
           const idx = Number(await task.commitIndexOf(round.round, me));
-          if (idx === 0) await runTrainer(ctx, round, this.trainerState);
+          const reputation = Number((await task.getPeer(me)).reputation);
+          if (idx === 0 && reputation < (this.task?.reputationThreshold ?? 0)) {
+            // Excluded by reputation: training would be wasted, the contract refuses the commit.
+            this.o.log.warn("excluded", { round: round.round, reputation, threshold: this.task?.reputationThreshold });
+          } else if (idx === 0) await runTrainer(ctx, round, this.trainerState);
           this.done.add(key);
         } else if (round.phase === Phase.Verification && this.o.roles.includes("verifier")) {
           const v = await task.getVerdict(round.round, me);
@@ -222,7 +226,8 @@ export class Agent {
       } catch (err) {
         if (err instanceof TxRevertedError) {
           // The chain refused: the phase moved on, or we already acted. Retrying cannot help.
-          this.o.log.warn("tx-reverted", { round: round.round, phase: phaseName(round.phase), error: err.errorName, args: err.errorArgs.map(String) });
+          const late = ["WrongRound", "WrongPhase", "DeadlinePassed", "AlreadySubmitted", "AlreadyVoted", "AlreadyCommitted", "TaskIsCompleted"].includes(err.errorName);
+          (late ? this.o.log.info : this.o.log.warn)(late ? "too-late" : "tx-reverted", { round: round.round, phase: phaseName(round.phase), error: err.errorName, args: err.errorArgs.map(String) });
           this.done.add(key);
         } else {
           this.o.log.warn("role-failed", { round: round.round, phase: phaseName(round.phase), reason: (err as Error).message });

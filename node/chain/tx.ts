@@ -26,7 +26,7 @@ export function decodeRevert(contract: Contract, err: unknown): { name: string; 
 function isTransient(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   const msg = `${e?.code ?? ""} ${e?.message ?? ""}`;
-  return /NETWORK_ERROR|SERVER_ERROR|TIMEOUT|ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|UND_ERR/i.test(msg);
+  return /NETWORK_ERROR|SERVER_ERROR|TIMEOUT|ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|UND_ERR|ran out of gas/i.test(msg);
 }
 
 function isNonceProblem(err: unknown): boolean {
@@ -51,7 +51,11 @@ export async function sendTx(
   for (let attempt = 1; ; attempt++) {
     try {
       const fn = contract.getFunction(method);
-      const tx = await fn.send(...args);
+      // Head-room: a vote or submission estimated as "not the last one" may be mined as the one that
+      // closes the phase (tally, finalization, reputation), which costs more than its estimate.
+      const estimate = await fn.estimateGas(...args);
+      const gasLimit = estimate * 2n + 400_000n;
+      const tx = await fn.send(...args, { gasLimit: gasLimit > 15_000_000n ? 15_000_000n : gasLimit });
       const receipt = await tx.wait();
       if (!receipt) throw new Error(`${method}: no receipt`);
       log.debug("tx-mined", { method, hash: receipt.hash, gas: receipt.gasUsed });
