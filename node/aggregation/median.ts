@@ -29,3 +29,38 @@ export function coordinateMedian(updates: readonly Float32Array[]): Float32Array
   }
   return out;
 }
+
+/**
+ * For each update i, its dot product with the coordinate-wise median of the OTHER updates (float64).
+ * Used as a direction test that a peer's own vector cannot sway: with a median of all updates, a
+ * noisy update partly agrees with itself. One pass, sorting indices per coordinate.
+ */
+export function leaveOneOutMedianDots(updates: readonly Float32Array[]): Float64Array {
+  const d = commonLength(updates, "leaveOneOutMedianDots");
+  const n = updates.length;
+  const dots = new Float64Array(n);
+  if (n < 2) return dots.fill(1);
+  const order = new Int32Array(n);
+  const vals = new Float64Array(n);
+  const m = n - 1;
+  const lo = (m - 1) >> 1; // median position(s) among the m others: lo and hi
+  const hi = m >> 1;
+  for (let k = 0; k < d; k++) {
+    for (let i = 0; i < n; i++) { vals[i] = updates[i][k]; order[i] = i; }
+    for (let a = 1; a < n; a++) {
+      const o = order[a];
+      const v = vals[o];
+      let b = a - 1;
+      while (b >= 0 && (vals[order[b]] > v || (vals[order[b]] === v && order[b] > o))) { order[b + 1] = order[b]; b--; }
+      order[b + 1] = o;
+    }
+    for (let r = 0; r < n; r++) {
+      const i = order[r];
+      // position p among the others is sorted position p (p < r) or p + 1 (p >= r)
+      const vlo = vals[order[lo < r ? lo : lo + 1]];
+      const vhi = vals[order[hi < r ? hi : hi + 1]];
+      dots[i] += vals[i] * ((vlo + vhi) / 2);
+    }
+  }
+  return dots;
+}

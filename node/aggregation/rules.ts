@@ -4,7 +4,7 @@ import { centeredClippingF64, assertCenteredClippingParameters } from "./centere
 import { AggregationInputError, AggregationParameterError } from "./errors.ts";
 import { fedAvg } from "./fedavg.ts";
 import { krum } from "./krum.ts";
-import { coordinateMedian } from "./median.ts";
+import { coordinateMedian, leaveOneOutMedianDots } from "./median.ts";
 import { trimmedMean } from "./trimmedMean.ts";
 import {
   DEFAULT_NORM_SCREEN, assertNormScreen, normBounds, validateUpdate,
@@ -93,11 +93,18 @@ function feasibleKrumF(n: number, f: number): number {
   return Math.min(f, Math.floor((n - 3) / 2));
 }
 
-/** Accept updates within `factor` x the median distance to `center`. */
-function withinMedianDistance(deltas: readonly Float32Array[], center: ArrayLike<number>, factor: number): boolean[] {
+/**
+ * Accept updates within `factor` x the median distance to the robust `center` that also point the
+ * same way as the coordinate-wise median of the other updates (positive dot product; a direction test
+ * in the spirit of FLTrust, Cao et al. 2021, NDSS). In high dimension honest deltas agree with the
+ * others' median by a wide margin even when their own noise dominates distances, while sign-flipped
+ * and IPM updates point away from it. Leaving the update out keeps its own noise from voting for it.
+ */
+function closeAndAligned(deltas: readonly Float32Array[], center: ArrayLike<number>, factor: number): boolean[] {
   const dist = deltas.map((x) => l2Distance(x, center));
   const limit = medianOf(dist) * factor;
-  return dist.map((v) => v <= limit);
+  const dots = leaveOneOutMedianDots(deltas);
+  return deltas.map((_, i) => dist[i] <= limit && dots[i] > 0);
 }
 
 function ccTau(deltas: readonly Float32Array[], param: number, reference?: Float32Array): number {
@@ -114,7 +121,7 @@ function ccTau(deltas: readonly Float32Array[], param: number, reference?: Float
  *  0 fedavg: everything. 1 krum: only the Krum-selected update (classic Krum; it rejects n - 1 updates
  *  per round by construction, honest ones included). 2 multi-krum: the n - f best Krum scores (m = n - f).
  *  3/4/5: updates whose distance to the rule's own robust aggregate of the deltas is within
- *  `distanceFactor` x the median distance. When fewer than 2f + 3 updates arrived, Krum's f is lowered
+ *  `distanceFactor` x the median distance and that point the same way as the median of the others. When fewer than 2f + 3 updates arrived, Krum's f is lowered
  *  to the largest feasible value (with fewer than 3 updates everything is accepted); the trim count
  *  likewise to floor((n - 1) / 2).
  * Aggregates: 0/1/2 FedAvg over the accepted weights; 3 coordinate median, 4 trimmed mean, 5 global +
@@ -153,12 +160,12 @@ export function createRule(id: number, options: RuleOptions = {}): RobustRule {
         return accepted;
       }
       case 3:
-        return withinMedianDistance(deltas, coordinateMedian(deltas), o.distanceFactor);
+        return closeAndAligned(deltas, coordinateMedian(deltas), o.distanceFactor);
       case 4:
-        return withinMedianDistance(deltas, trimmedMean(deltas, Math.min(ctx.param, Math.floor((n - 1) / 2))), o.distanceFactor);
+        return closeAndAligned(deltas, trimmedMean(deltas, Math.min(ctx.param, Math.floor((n - 1) / 2))), o.distanceFactor);
       case 5: {
         const tau = ccTau(deltas, ctx.param, ctx.referenceDelta);
-        return withinMedianDistance(deltas, centeredClippingF64(deltas, { tau, iterations: o.ccIterations, reference: ctx.referenceDelta }), o.distanceFactor);
+        return closeAndAligned(deltas, centeredClippingF64(deltas, { tau, iterations: o.ccIterations, reference: ctx.referenceDelta }), o.distanceFactor);
       }
     }
   };

@@ -1,6 +1,6 @@
 // Mode choice after 3GPP: infrastructure (Uu via the gNB), D2D direct (PC5 sidelink) and D2D relay
-// (two sidelink hops through a relay UE, TS 23.303 ProSe UE-to-UE relay), plus the route of a peer to
-// the chain node behind the base station (TS 23.303 UE-to-network relay when out of coverage).
+// (two sidelink hops through a relay UE: 5G ProSe UE-to-UE relay, TS 23.304 Rel-18), plus the route of a peer to
+// the chain node behind the base station (5G ProSe UE-to-network relay when out of coverage, TS 23.304 / TS 23.303).
 import { composePath, hopLink, PROFILES, type HopLink, type LatencyProfile, type LinkMode, type LinkParams } from "./radio.ts";
 import { distance, inCoverage, positionAt, type Scenario } from "./scenario.ts";
 

@@ -137,7 +137,7 @@ export const DEFAULT_SCATTER_M = 320;
 
 /**
  * A deterministic scenario: `numPeers` peers scattered uniformly over a disc of DEFAULT_SCATTER_M around
- * the base station, some of them beyond coverage. Placements are redrawn until every peer can reach
+ * the base station, possibly some beyond coverage. Placements are redrawn until every peer can reach
  * the chain (in coverage, or within sidelink range of an in-coverage peer), so the demo always runs.
  */
 export function defaultScenario(numPeers: number, seed = 1, overrides: Partial<Omit<Scenario, "peers">> = {}): Scenario {

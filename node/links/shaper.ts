@@ -25,6 +25,10 @@ export class LinkCounters {
   bytesUp = 0;
   bytesDown = 0;
   connections = 0;
+  /** chunks that contained a lost segment and were delayed by an RTO */
+  retransmits = 0;
+  /** how much later the last delivered byte arrived than it would have without loss, ms, summed over directions */
+  lossDelayMs = 0;
   private active = 0;
   private busySince = 0;
   private busyAccumMs = 0;
@@ -54,12 +58,14 @@ export function retransmissionTimeoutMs(forward: LinkParams, reverse: LinkParams
 }
 
 /**
- * Expected time (ms) for `bytes` sent at once to arrive through the shaper in the direction of `p`:
- * latency + serialisation + the expected retransmission penalty. A lost chunk k delays the end of the
- * transfer only if its RTO outlasts the chunks still behind it: E[max over lost k of (RTO − j_k·s)+].
+ * Predicted time (ms) for `bytes` sent at once to arrive through the shaper in the direction of `p`:
+ * latency + serialisation + a retransmission penalty. Chunks leave every s ms; a lost chunk j places
+ * from the end delays the end of the transfer by (RTO − j·s)+ (the pipe keeps flowing behind it), so
+ * the penalty is that of the latest lost chunk. `statistic` picks its mean (default) or its median:
+ * P(penalty ≤ x) = (1 − pc)^⌈(RTO − x)/s⌉, which is what a median of a few measured runs should match.
  */
 export function predictTransferMs(
-  p: LinkParams, bytes: number, opts: { chunkBytes?: number; rtoMs?: number } = {},
+  p: LinkParams, bytes: number, opts: { chunkBytes?: number; rtoMs?: number; statistic?: "mean" | "median" } = {},
 ): number {
   if (p.bandwidthBps <= 0) return Infinity;
   const chunk = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -69,10 +75,17 @@ export function predictTransferMs(
   const perChunkMs = (chunk * 8000) / p.bandwidthBps;
   const pc = chunkLossProbability(p.lossRate, chunk);
   let penalty = 0;
-  let survive = 1;
-  for (let j = 0; j < n && rto - j * perChunkMs > 0; j++) {
-    penalty += (rto - j * perChunkMs) * pc * survive;
-    survive *= 1 - pc;
+  if (pc > 0 && opts.statistic === "median") {
+    // smallest x with (1 − pc)^m(x) ≥ ½, m(x) = number of chunks whose loss would cost more than x
+    const m = pc >= 1 ? 0 : Math.log(0.5) / Math.log(1 - pc);
+    const exposed = Math.min(n, Math.ceil(rto / perChunkMs));
+    penalty = m >= exposed ? 0 : Math.max(0, rto - Math.floor(m) * perChunkMs);
+  } else if (pc > 0) {
+    let survive = 1;
+    for (let j = 0; j < n && rto - j * perChunkMs > 0; j++) {
+      penalty += (rto - j * perChunkMs) * pc * survive;
+      survive *= 1 - pc;
+    }
   }
   return p.latencyMs + serialMs + penalty;
 }
@@ -86,6 +99,8 @@ class ShapedPipe {
   private queuedBytes = 0;
   private serializerFreeAt = 0;
   private lastDue = 0;
+  /** shadow of lastDue without retransmission delays: lastDue − this is the loss penalty so far */
+  private lastDueLossless = 0;
   private timer: NodeJS.Timeout | null = null;
   private srcEnded = false;
   private busy = false;
@@ -125,10 +140,14 @@ class ShapedPipe {
       const now = performance.now();
       const finish = Math.max(now, this.serializerFreeAt) + (piece.length * 8000) / p.bandwidthBps;
       this.serializerFreeAt = finish;
-      let delay = Math.max(0, p.latencyMs + (2 * this.rng() - 1) * p.jitterMs);
-      if (pChunkBase > 0 && this.rng() < chunkLossProbability(pChunkBase, piece.length)) delay += rto;
-      const due = Math.max(finish + delay, this.lastDue);
+      const delay = Math.max(0, p.latencyMs + (2 * this.rng() - 1) * p.jitterMs);
+      const lost = pChunkBase > 0 && this.rng() < chunkLossProbability(pChunkBase, piece.length);
+      if (lost) this.counters.retransmits++;
+      const due = Math.max(finish + delay + (lost ? rto : 0), this.lastDue);
+      const penaltyBefore = this.lastDue - this.lastDueLossless;
       this.lastDue = due;
+      this.lastDueLossless = Math.max(finish + delay, this.lastDueLossless);
+      this.counters.lossDelayMs += this.lastDue - this.lastDueLossless - penaltyBefore;
       this.queue.push({ due, buf: piece });
     }
     this.queuedBytes += buf.length;
@@ -232,8 +251,9 @@ export async function startShaper(opts: ShaperOptions): Promise<Shaper> {
     };
     client.on("error", teardown);
     upstream.on("error", teardown);
-    client.on("close", () => { sockets.delete(client); if (!upstream.destroyed && !upstream.writableEnded) teardown(); });
-    upstream.on("close", () => { sockets.delete(upstream); if (!client.destroyed && !client.writableEnded) teardown(); });
+    // A side that closes after a clean end-of-stream leaves the other direction to drain; a reset tears both down.
+    client.on("close", (hadError) => { sockets.delete(client); if (hadError || !client.readableEnded) teardown(); });
+    upstream.on("close", (hadError) => { sockets.delete(upstream); if (hadError || !upstream.readableEnded) teardown(); });
     up = new ShapedPipe(client, upstream, opts.forward, rtoMs, rng, chunkBytes, counters,
       (n) => { counters.bytesUp += n; }, teardown);
     down = new ShapedPipe(upstream, client, opts.reverse, rtoMs, rng, chunkBytes, counters,

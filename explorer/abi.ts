@@ -1,0 +1,86 @@
+/**
+ * The ABI the explorer decodes with: the compiled FederatedTask artifact when it exists (it may add
+ * errors/functions of OpenZeppelin bases), merged with the fixed IFederatedTask interface ABI, which
+ * is kept here as JSON (generated with solc-js from contracts/interfaces/IFederatedTask.sol; a test
+ * checks it still matches the interface).
+ */
+import { readFileSync, existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Interface, type InterfaceAbi, type JsonFragment } from "ethers";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, "..");
+export const INTERFACE_ABI_PATH = path.join(here, "abi", "IFederatedTask.abi.json");
+export const ARTIFACT_PATH = path.join(REPO_ROOT, "artifacts", "contracts", "FederatedTask.sol", "FederatedTask.json");
+
+function readJson(file: string): unknown {
+  return JSON.parse(readFileSync(file, "utf8"));
+}
+
+export function interfaceAbi(): JsonFragment[] {
+  return readJson(INTERFACE_ABI_PATH) as JsonFragment[];
+}
+
+/** The artifact ABI (if compiled) merged with the interface ABI, deduplicated by signature. */
+export function federatedTaskAbi(artifactPath: string = ARTIFACT_PATH): JsonFragment[] {
+  const parts: JsonFragment[][] = [];
+  if (existsSync(artifactPath)) {
+    const artifact = readJson(artifactPath) as { abi?: JsonFragment[] };
+    if (Array.isArray(artifact.abi)) parts.push(artifact.abi);
+  }
+  parts.push(interfaceAbi());
+  const seen = new Set<string>();
+  const merged: JsonFragment[] = [];
+  for (const abi of parts) {
+    for (const fragment of abi) {
+      const key = fragmentKey(fragment);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      merged.push(fragment);
+    }
+  }
+  return merged;
+}
+
+function fragmentKey(fragment: JsonFragment): string {
+  const types = (fragment.inputs ?? []).map((p) => p.type).join(",");
+  return `${fragment.type}:${fragment.name ?? ""}(${types})`;
+}
+
+export function federatedTaskInterface(artifactPath?: string): Interface {
+  return new Interface(federatedTaskAbi(artifactPath) as InterfaceAbi);
+}
+
+/** The compiled artifact (abi + bytecode) or null when the contract is not compiled yet. */
+export function federatedTaskArtifact(artifactPath: string = ARTIFACT_PATH): { abi: JsonFragment[]; bytecode: string } | null {
+  if (!existsSync(artifactPath)) return null;
+  const artifact = readJson(artifactPath) as { abi: JsonFragment[]; bytecode: string };
+  return { abi: artifact.abi, bytecode: artifact.bytecode };
+}
+
+/** Phase enum of IFederatedTask, by value. */
+export const PHASES = ["None", "Training", "Verification", "Aggregation", "Finalized", "Failed"] as const;
+export type PhaseName = (typeof PHASES)[number];
+export const PHASE_FINALIZED = 4;
+export const PHASE_FAILED = 5;
+
+export const ROBUST_RULES = ["none (FedAvg of all)", "Krum", "Multi-Krum", "coordinate-wise median", "trimmed mean", "centered clipping"] as const;
+
+export const ROUND_FAILURE_REASONS: Record<number, string> = {
+  1: "too few trainers",
+  2: "no verdicts or nothing accepted",
+  3: "no aggregator quorum by the deadline",
+};
+
+export function phaseName(phase: number | bigint): string {
+  return PHASES[Number(phase)] ?? `phase ${phase}`;
+}
+
+export function roleNames(roles: number): string[] {
+  const names: string[] = [];
+  if (roles & 1) names.push("trainer");
+  if (roles & 2) names.push("verifier");
+  if (roles & 4) names.push("aggregator");
+  return names;
+}
