@@ -21,7 +21,10 @@ const config: HardhatUserConfig = {
   },
   paths: {
     sources: "./contracts",
-    tests: { mocha: "./test", solidity: "./test/solidity" },
+    // Hardhat runs the Solidity tests and the contract tests; every other suite runs under plain
+    // Mocha (scripts/run-tests.mjs), because the toolbox's chai matchers replace closeTo with an
+    // integer-only version.
+    tests: { mocha: "./test/contracts", solidity: "./test/solidity" },
   },
   networks: {
     localhost: { type: "http", chainType: "l1", url: process.env.PEERFL_RPC_URL ?? "http://127.0.0.1:8545" },

@@ -1,5 +1,5 @@
 // Gas of the FederatedTask hot paths on an in-process Hardhat (EDR) network.
-// Usage: npm run bench:gas [-- --quick]   (--quick: 10 peers only, no 100-peer scenario)
+// Usage: npm run bench:gas [-- --quick]   (--quick: 10 peers only -> bench/results/gas.quick.json)
 // Writes bench/results/gas.json as
 // {"registerPeer": G, "commitUpdate": G, "submitVerdict": {"peers10": G, "peers100": G},
 //  "submitAggregate": {"peers10": G, "peers100": G}, "finalize": {"peers10": G, "peers100": G}}
@@ -111,7 +111,8 @@ const rows: [string, string, string, string][] = [
 console.log(["operation".padEnd(32), "10 peers".padEnd(24), "100 peers".padEnd(10), "target"].join(" "));
 for (const [op, a, b, t] of rows) console.log([op.padEnd(32), a.padEnd(24), b.padEnd(10), t].join(" "));
 
-const out = join(dirname(fileURLToPath(import.meta.url)), "results", "gas.json");
+// --quick has no 100-peer numbers: it writes gas.quick.json and leaves gas.json alone.
+const out = join(dirname(fileURLToPath(import.meta.url)), "results", quick ? "gas.quick.json" : "gas.json");
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
 console.log(`wrote ${out}`);

@@ -32,9 +32,11 @@ contract FederatedTask is IFederatedTask, AccessControl, TaskSettings, PeerRegis
     bytes32 public constant INITIATOR_ROLE = keccak256("INITIATOR_ROLE");
     /// @notice Most commits per round: commit indexes are uint8 and {commitIndexOf} returns index + 1.
     uint256 public constant MAX_COMMITS = 255;
-    /// @notice `reason` of {RoundFailed}.
+    /// @notice {RoundFailed} reason: fewer than `minTrainers` commits when training closed.
     uint8 public constant FAIL_TOO_FEW_TRAINERS = 1;
+    /// @notice {RoundFailed} reason: no verdict was cast, or no update won a strict majority.
     uint8 public constant FAIL_NOTHING_ACCEPTED = 2;
+    /// @notice {RoundFailed} reason: no (CID, epsilon) reached `aggregatorQuorum` by the deadline.
     uint8 public constant FAIL_NO_AGGREGATOR_QUORUM = 3;
 
     /// @notice `getCommit` was asked for a commit index the round does not have.

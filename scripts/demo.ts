@@ -310,6 +310,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
     }
     say("\n" + formatTable(result));
+    if (result.links) say("\n" + formatLinks(result.links as Record<string, { links: LinkRow[] }>));
     if (o.json) say(`\nwrote ${o.json}`);
     if (!o.keepRunning) await stop();
     return { rpcUrl, contractAddress, workDir, creatorMultiaddrs: creatorAddrs, result, agents, startAgent, stop };
@@ -342,6 +343,25 @@ async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts")
     setWeights(model, decodeWeights(bytes, spec));
     return (await evaluate(model, test)).accuracy;
   };
+}
+
+interface LinkRow { from: number; to: number | "chain"; role: string; mode: string; relay?: number; bytesUp: number; bytesDown: number; connections: number; latencyMs: number; bandwidthBps: number }
+
+/** Which emulated 5G mode each pair (and each peer's path to the chain) used, with its counters. */
+export function formatLinks(stats: Record<string, { links: LinkRow[] }>): string {
+  const head = ["link", "traffic", "mode", "via", "latency ms", "Mbit/s", "bytes up", "bytes down", "conns"];
+  const rows: string[][] = [];
+  for (const s of Object.values(stats)) {
+    for (const l of s.links ?? []) {
+      rows.push([
+        `peer${l.from} -> ${l.to === "chain" ? "chain" : `peer${l.to}`}`, l.role, l.mode, l.relay !== undefined ? `peer${l.relay}` : "-",
+        l.latencyMs.toFixed(1), (l.bandwidthBps / 1e6).toFixed(1), String(l.bytesUp), String(l.bytesDown), String(l.connections),
+      ]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join("  ");
+  return ["emulated 5G links (one-way latency, bottleneck throughput):", fmt(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 
 export function formatTable(r: DemoResult): string {

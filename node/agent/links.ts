@@ -22,7 +22,13 @@ export async function linkLayerForAgent(o: {
     const timer = setInterval(() => { void layer.writeStats(file).catch(() => undefined); }, 2000);
     timer.unref();
     const close = layer.close.bind(layer);
-    layer.close = async () => { clearInterval(timer); await layer.writeStats(file).catch(() => undefined); await close(); };
+    let closing: Promise<void> | undefined;
+    // Close once: a second close (normal exit, then SIGTERM) must not overwrite the stats with nothing.
+    layer.close = () => (closing ??= (async () => {
+      clearInterval(timer);
+      await layer.writeStats(file).catch(() => undefined);
+      await close();
+    })());
   }
   return layer;
 }
