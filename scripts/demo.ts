@@ -55,7 +55,7 @@ export interface DemoControl {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
-  rule: 2, ruleParam: 1, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
+  rule: 5, ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
   dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true,
   json: "bench/results/demo.json",
 };

@@ -13,8 +13,8 @@ export const TASK_DEFAULTS = {
   aggregationDuration: 60,
   minTrainers: 2,
   aggregatorQuorum: 2,
-  robustRule: 2, // Multi-Krum
-  ruleParam: 1,
+  robustRule: 5, // centered clipping (Karimireddy et al. 2021): chosen from bench:robustness, see README
+  ruleParam: 0, // 0 = automatic clipping radius (median distance)
   dpClipNormMilli: 0, // DP off
   dpNoiseMultiplierMilli: 0,
   dpDeltaExponent: 5,

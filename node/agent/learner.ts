@@ -41,7 +41,7 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const { loadDataset, loadLabels } = await import("../ml/datasets.ts");
   const { partition } = await import("../ml/partition.ts");
   const { createModel } = await import("../ml/models.ts");
-  const { trainLocal, evaluate, getWeights, setWeights } = await import("../ml/train.ts");
+  const { trainLocalAsync, evaluate, getWeights, setWeights } = await import("../ml/train.ts");
 
   const backend = await initBackend(o.backend);
   // Every peer computes the same seeded partition from the labels alone, then materializes only its shard.
@@ -64,7 +64,7 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
     validationSamples: valIdx.length,
     async train(global, opts = {}) {
       setWeights(model, unflattenWeights(global, o.spec));
-      const r = await trainLocal(model, trainSet, {
+      const r = await trainLocalAsync(model, trainSet, {
         epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer,
         seed: o.seed + ++round, labelTransform: opts.labelTransform,
       });

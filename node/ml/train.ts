@@ -90,6 +90,28 @@ function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
  * between calls, as in FedAvg's local update). Mini-batches in a seeded random order per epoch.
  */
 export function trainLocal(model: tf.LayersModel, data: LabelledData, opts: TrainOptions): TrainResult {
+  const steps = trainSteps(model, data, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * trainLocal that yields to the event loop every `yieldEveryBatches` mini-batches, so a peer's
+ * IPFS node keeps serving blocks and answering dials while it trains. Same results as trainLocal.
+ */
+export async function trainLocalAsync(model: tf.LayersModel, data: LabelledData, opts: TrainOptions, yieldEveryBatches = 4): Promise<TrainResult> {
+  const steps = trainSteps(model, data, opts);
+  for (let i = 1; ; i++) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (i % yieldEveryBatches === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The training loop as a generator: one step per mini-batch. */
+function* trainSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptions): Generator<void, TrainResult, void> {
   const size = checkData(model, data);
   const numClasses = numClassesOf(model);
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainingInputError(`epochs must be a positive integer, got ${opts.epochs}`);
@@ -134,6 +156,7 @@ export function trainLocal(model: tf.LayersModel, data: LabelledData, opts: Trai
         lossSum += loss * n;
         samples += n;
         opts.onBatch?.({ epoch, batch: b, batchesPerEpoch, loss });
+        yield;
       }
       lastEpochLoss = lossSum / data.count;
       if (opts.onEpoch) {

@@ -26,7 +26,7 @@ describe("Ignition: FederatedTaskModule", () => {
       if (field === "rounds") continue;
       expect(c[field as keyof typeof c], field).to.equal(BigInt(value));
     }
-    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 2, reputationPenalty: 4 });
+    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 5, ruleParam: 0, reputationPenalty: 4 });
   });
 
   it("deploys without configuring (configure: false) for a later configureTask by the initiator", async () => {

@@ -25,7 +25,8 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
   before(async () => {
     let killed = false;
     demo = await runDemo({
-      peers: 5, rounds: 3, attackers: 1, attack: "sign-flip", maxSamples: 1200, quiet: true, keepRunning: true,
+      // Multi-Krum (f = 1) so the aggregate is plain FedAvg, which this test recomputes by hand.
+      peers: 5, rounds: 3, attackers: 1, attack: "sign-flip", maxSamples: 1200, quiet: true, keepRunning: true, rule: 2, ruleParam: 1,
       evaluate: false, json: undefined, port: 18545, trainingWindow: 120,
       onProgress: async (p, ctl) => {
         // Round 2, training: once peer1 has committed, kill it hard and restart it.
