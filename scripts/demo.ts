@@ -193,7 +193,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       for (const ma of creatorAddrs) a.push("--ipfs-peer", ma);
       if (o.maxSamples) a.push("--max-samples", String(o.maxSamples));
       if (attackerSet.has(i)) a.push("--attack", o.attack);
-      if (o.keepRunning) a.push("--stay");
+      a.push("--stay"); // agents keep serving IPFS until the demo stops them (the last global model is fetched after the task completes)
       if (o.linkMode) a.push("--link-mode", o.linkMode);
       if (o.scenario) a.push("--scenario", path.resolve(o.scenario));
       return a;
@@ -279,7 +279,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
           globalCid: finalized ? rv.finalCid : rv.globalModelCid,
           accuracy: null, reportedAccuracy: finalized ? rv.accuracyBps / 10000 : null,
           cumulativeEpsilon: finalized && rv.cumulativeEpsilonMilli > 0 ? rv.cumulativeEpsilonMilli / 1000 : null,
-          gasUsed: gasByRound.get(r) ?? 0, seconds: (Date.now() - roundStart) / 1000,
+          gasUsed: gasByRound.get(r) ?? 0, seconds: await roundSeconds(task, r).catch(() => (Date.now() - roundStart) / 1000),
         };
         if (finalized && evaluator) summary.accuracy = await evaluator(rv.finalCid).catch((err: Error) => { say(`  ! test-set evaluation of ${rv.finalCid} failed: ${err.message}`); return null; });
         result.rounds.push(summary);
@@ -318,6 +318,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     await stop();
     throw err;
   }
+}
+
+/** Chain time from the round's RoundStarted block to its RoundFinalized/RoundFailed block. */
+async function roundSeconds(task: import("ethers").Contract, round: number): Promise<number> {
+  const started = await task.queryFilter(task.filters.RoundStarted(round));
+  const ended = [...await task.queryFilter(task.filters.RoundFinalized(round)), ...await task.queryFilter(task.filters.RoundFailed(round))];
+  if (!started.length || !ended.length) throw new Error("round events missing");
+  const [a, b] = await Promise.all([started[0].getBlock(), ended[0].getBlock()]);
+  return b.timestamp - a.timestamp;
 }
 
 function collectLinkStats(workDir: string, names: string[]): unknown {

@@ -2,14 +2,17 @@ import { cidToBytes } from "../chain/cid.ts";
 import { readCommits, maskHas, type RoundView } from "../chain/task.ts";
 import type { RoleContext } from "./context.ts";
 import { ruleAggregate } from "../agent/rules.ts";
-import { RdpAccountant } from "../privacy/accountant.ts";
+import { cumulativeEpsilonMilli } from "../privacy/config.ts";
 
-/** Cumulative epsilon after `rounds` DP rounds, in milli-units, as every honest aggregator computes it. */
-export function cumulativeEpsilonMilli(ctx: RoleContext, rounds: number): number {
+/**
+ * Cumulative epsilon after `rounds` rounds, in milli-units, as every honest aggregator computes it
+ * (rounded up; 2^32-1 = unbounded, e.g. clipping without noise; 0 = DP off). Conservative: it counts
+ * every round so far, whether or not a given peer committed in all of them.
+ */
+export function cumulativeEpsilonMilliFor(ctx: RoleContext, rounds: number): number {
   const t = ctx.task;
-  if (t.dpClipNorm <= 0 || t.dpNoiseMultiplier <= 0) return 0;
-  const eps = RdpAccountant.epsilonAfter(rounds, t.dpNoiseMultiplier, 1, t.dpDelta);
-  return Math.min(0xffffffff, Math.round(eps * 1000));
+  if (t.dpClipNorm <= 0) return 0;
+  return cumulativeEpsilonMilli(rounds, { clipNorm: t.dpClipNorm, noiseMultiplier: t.dpNoiseMultiplier, delta: t.dpDelta, epsilonBudget: t.dpEpsilonBudget > 0 ? t.dpEpsilonBudget : Infinity });
 }
 
 /**
@@ -35,7 +38,7 @@ export async function runAggregator(ctx: RoleContext, round: RoundView): Promise
   } catch (err) {
     log.warn("evaluate-failed", { round: round.round, reason: (err as Error).message });
   }
-  const epsMilli = cumulativeEpsilonMilli(ctx, round.round);
+  const epsMilli = cumulativeEpsilonMilliFor(ctx, round.round);
   const receipt = await ctx.send("submitAggregate", [round.round, cidToBytes(cid), accuracyBps, epsMilli]);
   log.info("aggregated", { round: round.round, cid, accepted: accepted.map((c) => c.index), accuracy: (accuracyBps / 100).toFixed(2) + "%", gas: receipt.gasUsed });
   return cid;
