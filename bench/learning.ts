@@ -41,7 +41,7 @@ const HELP = `Usage: node --import tsx bench/learning.ts [options]
   --quick               reduced run (< 3 min): 12k train / 2k test samples, 3 rounds
   --rounds N            FedAvg rounds = centralized epochs (default 10, quick 3)
   --models LIST         comma list of mlp,cnn (default both)
-  --partitions LIST     comma list of iid,dirichlet (default both)
+  --partitions LIST     comma list of iid,dirichlet, or none (default both)
   --peers N             simulated peers (default 10)
   --seed N              seed (default 1)
   --lr X                Adam learning rate (default 0.003: 1e-3 was measured slower per FedAvg round)
@@ -68,7 +68,7 @@ function parseArgs(argv: string[]) {
     quick,
     rounds: Number(get("--rounds") ?? (quick ? 3 : 10)),
     models: (get("--models") ?? "mlp,cnn").split(",") as ModelName[],
-    partitions: (get("--partitions") ?? "iid,dirichlet").split(","),
+    partitions: (get("--partitions") ?? "iid,dirichlet").split(",").filter((p) => p !== "none"),
     peers: Number(get("--peers") ?? 10),
     seed: Number(get("--seed") ?? 1),
     lr: Number(get("--lr") ?? 3e-3),

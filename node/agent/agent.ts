@@ -57,6 +57,7 @@ export class Agent {
   private readonly done = new Set<string>();
   private stopped = false;
   private lastProgress = "";
+  private completedLogged = false;
 
   constructor(private readonly o: AgentOptions) {
     this.trainerState = { attack: o.attack, dpRoundsSpent: 0, budgetExhaustedLogged: false };
@@ -172,7 +173,8 @@ export class Agent {
         const current = Number(await task.currentRound());
         if (await task.taskCompleted()) {
           const final = await readRound(task, current);
-          this.o.log.info("task-completed", { rounds: current, globalModelCid: final.finalCid || final.globalModelCid });
+          if (!this.completedLogged) this.o.log.info("task-completed", { rounds: current, globalModelCid: final.finalCid || final.globalModelCid, serving: this.o.stay });
+          this.completedLogged = true;
           if (!this.o.stay) return;
           await sleep(2000);
           continue;

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { runDemo, type DemoHandle } from "../../scripts/demo.ts";
 import { connectTask } from "../../node/chain/connect.ts";
-import { readRound, readCommits, maskHas, Phase } from "../../node/chain/task.ts";
+import { readRound, readCommits, readPeers, maskHas, Phase } from "../../node/chain/task.ts";
 import { createEmbeddedStore } from "../../ipfs/embedded-store.ts";
 import { decodeWeights, encodeWeights, flattenWeights, unflattenWeights, decodeModelSpec } from "../../node/ml/codec.ts";
 import { fedAvg } from "../../node/aggregation/fedavg.ts";
@@ -29,8 +29,8 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
       peers: 5, rounds: 3, attackers: 1, attack: "sign-flip", maxSamples: 1200, quiet: true, keepRunning: true, rule: 2, ruleParam: 1,
       evaluate: false, json: undefined, port: 18545, trainingWindow: 120,
       onProgress: async (p, ctl) => {
-        // Round 2, training: once peer1 has committed, kill it hard and restart it.
-        if (killed || p.round !== 2 || p.phase !== Phase.Training || p.commits < 1) return;
+        // Round 2, once peer1 has committed (training may already have closed): kill it hard, restart it.
+        if (killed || p.round !== 2 || p.phase > Phase.Aggregation || p.commits < 1) return;
         const log = readFileSync(path.join(ctl.workDir, "peer1.log"), "utf8");
         if (!/"event":"committed","round":2/.test(log)) return;
         killed = true;
@@ -60,6 +60,7 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
     const store = await createEmbeddedStore({ repoDir: mkdtempSync(path.join(os.tmpdir(), "peerfl-audit-")), listenPort: 0 });
     try {
       for (const ma of demo.creatorMultiaddrs) await store.dial(ma).catch(() => undefined);
+      for (const p of await readPeers(conn.task)) await store.dial(p.multiaddr, { timeoutMs: 5000 }).catch(() => undefined);
       const spec = decodeModelSpec(await store.get(cfg.modelSpecCid, { timeoutMs: 20_000 }));
       for (let r = 1; r <= 3; r++) {
         const round = await readRound(conn.task, r);

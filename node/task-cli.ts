@@ -1,0 +1,86 @@
+/**
+ * `peerfl task init` and `peerfl task start`: what the task creator does by hand (the demo does
+ * both itself). `init` builds the model spec and seeded initial weights, adds them to an IPFS node
+ * (a Kubo RPC API such as `peerfl ipfs daemon`), and writes the Ignition parameters file;
+ * `start` opens round 1 once the peers have registered.
+ */
+import { writeFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { cidToHex } from "./chain/cid.ts";
+import { connectTask } from "./chain/connect.ts";
+import { readTaskConfig } from "./chain/task.ts";
+import { parseRule } from "./aggregation/rules.ts";
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+};
+
+function program(): Command {
+  const root = new Command("peerfl task").exitOverride().configureOutput({ writeErr: () => {} })
+    .description("create and start a federated-learning task by hand");
+  root.command("init")
+    .description("add the model spec + initial weights to IPFS and write Ignition parameters")
+    .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default("mlp"))
+    .option("--seed <n>", "seed of the initial weights", int("--seed", 0), 7)
+    .option("--ipfs-api <url>", "Kubo RPC API of the creator's IPFS node (e.g. peerfl ipfs daemon)", "http://127.0.0.1:5001")
+    .option("--rounds <n>", "rounds", int("--rounds", 1), 5)
+    .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping", "centered-clipping")
+    .option("--rule-param <n>", "rule parameter (Krum f, trim count, clipping radius in milli-units; 0 = auto)", int("--rule-param", 0), 0)
+    .option("--out <file>", "Ignition parameters file to write", "task-parameters.json")
+    .exitOverride();
+  root.command("start")
+    .description("start round 1 (initiator only)")
+    .option("--rpc <url>", "chain RPC URL", "http://127.0.0.1:8545")
+    .option("--contract <address>", "FederatedTask address (default: Ignition's deployment)")
+    .option("--account <n>", "initiator's Hardhat account index", int("--account", 0), 0)
+    .exitOverride();
+  return root;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const root = program();
+  let action: { name: string; opts: Record<string, unknown> } | undefined;
+  for (const c of root.commands) c.action((opts: Record<string, unknown>) => { action = { name: c.name(), opts }; });
+  try {
+    await root.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return 0;
+      process.stderr.write(`peerfl task: ${err.message.replace(/^error: /, "")}\n(run "peerfl task --help")\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!action) { process.stdout.write(root.helpInformation()); return 2; }
+  const o = action.opts;
+  if (action.name === "init") {
+    let rule: number;
+    try { rule = parseRule(String(o.rule)); } catch (err) { process.stderr.write(`peerfl task: ${(err as Error).message}\n`); return 2; }
+    const { createKuboStore } = await import("../ipfs/kubo-store.ts");
+    const { initBackend } = await import("./ml/backend.ts");
+    const { modelSpecFor, createModel } = await import("./ml/models.ts");
+    const { getWeights } = await import("./ml/train.ts");
+    const { encodeModelSpec, encodeWeights } = await import("./ml/codec.ts");
+    const store = await createKuboStore({ apiUrl: String(o.ipfsApi) });
+    await initBackend("auto");
+    const spec = modelSpecFor(o.model as "mlp" | "cnn");
+    const specCid = await store.put(encodeModelSpec(spec), { pin: true });
+    const initialCid = await store.put(encodeWeights(getWeights(createModel(spec, Number(o.seed)))), { pin: true });
+    const params = { FederatedTaskModule: {
+      modelSpecCid: cidToHex(specCid), initialModelCid: cidToHex(initialCid), rounds: Number(o.rounds), robustRule: rule, ruleParam: Number(o.ruleParam),
+    } };
+    writeFileSync(String(o.out), JSON.stringify(params, null, 2) + "\n");
+    const addrs = await store.multiaddrs();
+    process.stdout.write(`model spec      ${specCid}\ninitial weights ${initialCid}\nwrote ${o.out}\nagents should dial: ${addrs.join(" ") || "(see the daemon's id)"}\n`);
+    await store.stop();
+    return 0;
+  }
+  const conn = await connectTask({ rpcUrl: String(o.rpc), contract: o.contract as string | undefined, accountIndex: Number(o.account) });
+  const peers = Number(await conn.task.peerCount());
+  const cfg = await readTaskConfig(conn.task);
+  const receipt = await (await conn.task.startTask()).wait();
+  process.stdout.write(`task started with ${peers} registered peers, ${cfg.rounds} rounds (tx ${receipt?.hash})\n`);
+  return 0;
+}
