@@ -27,6 +27,9 @@ const config: HardhatUserConfig = {
     tests: { mocha: "./test/contracts", solidity: "./test/solidity" },
   },
   networks: {
+    // `hardhat node`: blocks mined within the same second may share a timestamp, so chain time (and
+    // with it every phase deadline) follows the wall clock instead of running ahead one second per block.
+    node: { type: "edr-simulated", chainType: "l1", allowBlocksWithSameTimestamp: true },
     localhost: { type: "http", chainType: "l1", url: process.env.PEERFL_RPC_URL ?? "http://127.0.0.1:8545" },
   },
   test: {
