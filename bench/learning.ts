@@ -50,7 +50,8 @@ const HELP = `Usage: node --import tsx bench/learning.ts [options]
   --no-central          skip the centralized baseline
   --krum-only           only the Krum timing
   --out FILE            JSON output (default bench/results/learning.json)
-  --merge F1 F2 ...     combine result files of partial runs (e.g. one process per model) into --out
+  --merge F1 F2 ...     combine result files of partial runs (e.g. one process per model) into --out;
+                        configs in file order, Krum timings from the last file that has them
   --help                this text`;
 
 function parseArgs(argv: string[]) {
@@ -211,7 +212,9 @@ type Result = { quick: boolean; configs: ConfigResult[]; krum: KrumTiming[] } & 
 
 function merge(files: string[], out: string): void {
   const parts = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as Result);
-  const merged: Result = { ...parts[0], quick: parts.some((p) => p.quick), configs: parts.flatMap((p) => p.configs), krum: parts.flatMap((p) => p.krum) };
+  // Krum timings: the last file that has them wins (re-measure on a quieter machine, pass that file last).
+  const krums = parts.filter((p) => p.krum.length > 0).map((p) => p.krum);
+  const merged: Result = { ...parts[0], quick: parts.some((p) => p.quick), configs: parts.flatMap((p) => p.configs), krum: krums[krums.length - 1] ?? [] };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(merged, null, 2) + "\n");
   printTable(merged.configs);

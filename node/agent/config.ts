@@ -102,7 +102,7 @@ export function agentCommand(): Command {
     .addOption(new Option("--model <name>", "expected model (the task's model spec on chain is authoritative)").choices(["mlp", "cnn"]))
     .option("--epochs <n>", "local epochs per round", int("--epochs", 1, 100), 1)
     .option("--batch-size <n>", "local batch size", int("--batch-size", 1, 4096), 32)
-    .option("--lr <x>", "local learning rate", num("--lr", 0, 10), 0.001)
+    .option("--lr <x>", "local learning rate (3e-3: best of bench:learning for Adam, batch 32)", num("--lr", 0, 10), 0.003)
     .addOption(new Option("--optimizer <name>", "local optimizer").choices(["sgd", "adagrad", "adam"]).default("adam"))
     .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
     .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
