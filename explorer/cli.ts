@@ -10,21 +10,11 @@ import { errorMessage } from "./chain-client.ts";
 import { startExplorerServer } from "./server.ts";
 import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYMENT_KEY } from "./setup.ts";
 import { Contract } from "ethers";
+import { port, positiveInt } from "../node/cli-args.ts";
 import { federatedTaskInterface } from "./abi.ts";
 
 const DEFAULT_RPC = "http://127.0.0.1:8545";
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`not a TCP port: ${value}`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`not a positive integer: ${value}`);
-  return n;
-}
 
 function address(value: string): string {
   if (!isAddress(value)) throw new InvalidArgumentError(`not an address: ${value}`);

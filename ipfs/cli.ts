@@ -8,23 +8,13 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../node/log.ts";
+import { port, positiveInt } from "../node/cli-args.ts";
 import { startDaemon } from "./daemon.ts";
 import { KuboStore } from "./kubo-store.ts";
 import { parseCid } from "./unixfs-format.ts";
 
 const DEFAULT_API = "http://127.0.0.1:5001";
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`not a TCP port: ${value}`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`not a positive integer: ${value}`);
-  return n;
-}
 
 function cidVersion(value: string): 0 | 1 {
   if (value !== "0" && value !== "1") throw new InvalidArgumentError(`CID version must be 0 or 1, got ${value}`);

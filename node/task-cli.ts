@@ -5,17 +5,14 @@
  * `start` opens round 1 once the peers have registered.
  */
 import { writeFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { intArg } from "./cli-args.ts";
 import { cidToHex } from "./chain/cid.ts";
 import { connectTask } from "./chain/connect.ts";
 import { readTaskConfig } from "./chain/task.ts";
 import { parseRule } from "./aggregation/rules.ts";
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-};
+const int = (name: string, min: number) => intArg(name, min);
 
 function program(): Command {
   const root = new Command("peerfl task").exitOverride().configureOutput({ writeErr: () => {} })

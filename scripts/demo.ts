@@ -8,7 +8,8 @@
  */
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { intArg, numArg } from "../node/cli-args.ts";
 import cliProgress from "cli-progress";
 import { PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../node/chain/connect.ts";
 import { cidToHex } from "../node/chain/cid.ts";
@@ -390,16 +391,8 @@ export function formatTable(r: DemoResult): string {
 }
 
 function demoCommand(): Command {
-  const int = (name: string, min: number) => (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-  const num = (name: string) => (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0, got "${v}"`);
-    return n;
-  };
+  const int = (name: string, min: number) => intArg(name, min);
+  const num = (name: string) => numArg(name, 0);
   const d = DEMO_DEFAULTS;
   return new Command("peerfl demo")
     .description("Run the whole system locally: chain + IPFS + N agents + R rounds, then a per-round table.")

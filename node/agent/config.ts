@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { intArg, numArg } from "../cli-args.ts";
 
 export type RoleName = "trainer" | "verifier" | "aggregator";
 export type PartitionFlag =
@@ -36,6 +37,7 @@ export interface AgentConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   stay: boolean;
   pollMs: number;
+  chainRetries: number;
   scenario?: string;
   linkMode?: "auto" | "direct" | "relay" | "infrastructure";
   relayBasePort: number;
@@ -47,18 +49,8 @@ export class UsageError extends Error {
   constructor(message: string) { super(message); this.name = "UsageError"; }
 }
 
-const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
-  if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}`);
-  return n;
-};
-const num = (name: string, min: number, max = Infinity) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}`);
-  return n;
-};
+const int = intArg;
+const num = numArg;
 
 export function parseRoles(v: string): RoleName[] {
   const all: RoleName[] = ["trainer", "verifier", "aggregator"];
@@ -116,6 +108,7 @@ export function agentCommand(): Command {
     .addOption(new Option("--log-level <l>", "log level").choices(["debug", "info", "warn", "error"]).default("info"))
     .option("--stay", "keep running (serving IPFS content) after the task completes", false)
     .option("--poll <ms>", "chain polling interval", int("--poll", 50, 60000), 400)
+    .option("--chain-retries <n>", "how often to retry reaching the chain node at start-up", int("--chain-retries", 1, 10000), 30)
     .option("--scenario <file>", "5G link scenario JSON (positions, base station, modes)")
     .addOption(new Option("--link-mode <mode>", "force the D2D link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
     .option("--relay-base-port <n>", "UE-to-network relay forwarder of peer i listens on this + i", int("--relay-base-port", 1024, 65000), 9700)
@@ -146,7 +139,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
     optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
     fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, backend: o.backend,
-    logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, scenario: o.scenario,
+    logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
     linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,
   };
 }

@@ -78,7 +78,17 @@ export async function main(argv: string[]): Promise<number> {
     log.info("links", { rpcVia: rpcUrl, mode: cfg.linkMode ?? "auto" });
   }
 
-  const conn = await connectTask({ rpcUrl, contract: cfg.contract, privateKey: cfg.privateKey, accountIndex: cfg.accountIndex });
+  // A chain node that is not up yet (or restarting) is waited for, with the reason logged.
+  let conn: Awaited<ReturnType<typeof connectTask>> | undefined;
+  for (let attempt = 1; !conn; attempt++) {
+    try {
+      conn = await connectTask({ rpcUrl, contract: cfg.contract, privateKey: cfg.privateKey, accountIndex: cfg.accountIndex });
+    } catch (err) {
+      if (attempt >= cfg.chainRetries) throw err;
+      log.warn("chain-unavailable", { attempt, of: cfg.chainRetries, reason: (err as Error).message });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+    }
+  }
   const { store, announce } = await openStore(cfg, dataDir, log);
   const publicKey = loadOrCreateKey(dataDir);
   const agent = new Agent({
