@@ -10,7 +10,7 @@ import { errorMessage } from "./chain-client.ts";
 import { startExplorerServer } from "./server.ts";
 import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYMENT_KEY } from "./setup.ts";
 import { Contract } from "ethers";
-import { port, positiveInt } from "../node/cli-args.ts";
+import { port, positiveInt, waitForSignal } from "../node/cli-args.ts";
 import { federatedTaskInterface } from "./abi.ts";
 
 const DEFAULT_RPC = "http://127.0.0.1:8545";
@@ -50,17 +50,6 @@ function parse<T extends Record<string, unknown>>(program: Command, argv: string
   }
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const onSignal = (sig: string) => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      resolve(sig);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
 
 interface ExplorerFlags extends Record<string, unknown> {
   rpc: string;

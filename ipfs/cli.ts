@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../node/log.ts";
-import { port, positiveInt } from "../node/cli-args.ts";
+import { port, positiveInt, waitForSignal } from "../node/cli-args.ts";
 import { startDaemon } from "./daemon.ts";
 import { KuboStore } from "./kubo-store.ts";
 import { parseCid } from "./unixfs-format.ts";
@@ -27,17 +27,6 @@ async function readStdin(): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const onSignal = (sig: string) => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      resolve(sig);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
 
 function buildProgram(out: (s: string) => void, err: (s: string) => void, setCode: (c: number) => void): Command {
   const program = new Command("peerfl ipfs")

@@ -1,4 +1,4 @@
-/** Argument parsers shared by every peerfl command (commander `argParser`s with clear messages). */
+/** Helpers shared by every peerfl command: commander argument parsers with clear messages, signals. */
 import { InvalidArgumentError } from "commander";
 
 /** A TCP port, 0..65535 (0 = any free port). */
@@ -29,3 +29,16 @@ export const numArg = (name: string, min: number, max = Infinity) => (v: string)
   if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}`);
   return n;
 };
+
+/** Resolves with the signal name at the first SIGINT or SIGTERM (for long-running servers). */
+export function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: string) => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve(sig);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
