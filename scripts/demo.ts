@@ -44,6 +44,8 @@ export interface DemoOptions {
   json?: string;
   workDir?: string;
   evaluate: boolean;
+  /** honest peers that start only after round 1 is finalized (they join mid-task) */
+  lateJoiners: number;
   /** called on every poll while rounds run (tests use it to kill and restart agents mid-round) */
   onProgress?: (p: { round: number; phase: number; commits: number; verdicts: number; aggregates: number }, ctl: DemoControl) => void | Promise<void>;
 }
@@ -57,7 +59,7 @@ export interface DemoControl {
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
   rule: 5, ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
-  dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true,
+  dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0,
   json: "bench/results/demo.json",
 };
 
@@ -216,14 +218,17 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       agents[i] = p;
       return p;
     };
-    for (let i = 0; i < o.peers; i++) startAgent(i);
+    // Late joiners are the honest peers just below the attackers; they start after round 1.
+    const lateSet = new Set(Array.from({ length: o.lateJoiners }, (_, k) => o.peers - 1 - o.attackers - k));
+    for (let i = 0; i < o.peers; i++) if (!lateSet.has(i)) startAgent(i);
     say(`  agents     ${names.map((n, i) => (attackerSet.has(i) ? `${n}(${o.attack})` : n)).join(" ")}; logs in ${path.relative(process.cwd(), workDir)}/peerN.log`);
 
     const initiator = await connectTask({ rpcUrl, contract: contractAddress, accountIndex: 0 });
     const task = initiator.task;
-    await waitFor("all agents to register", async () => (Number(await task.peerCount()) >= o.peers ? true : undefined), 180_000, 500);
+    const early = o.peers - lateSet.size;
+    await waitFor("all agents to register", async () => (Number(await task.peerCount()) >= early ? true : undefined), 180_000, 500);
     await (await task.startTask()).wait();
-    say(`  started    all ${o.peers} peers registered; task started\n`);
+    say(`  started    ${early} peers registered; task started${lateSet.size ? ` (${[...lateSet].map((i) => names[i]).join(",")} join after round 1)` : ""}\n`);
 
     // 5. follow the rounds
     const evaluator = o.evaluate ? await makeEvaluator(o, spec, creator, task) : undefined;
@@ -286,6 +291,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         result.rounds.push(summary);
         reported = r;
         roundStart = Date.now();
+        if (r === 1) for (const i of lateSet) { startAgent(i); say(`  joined     ${names[i]} starts mid-task`); }
         bar?.update(r, { round: Math.min(r + 1, o.rounds), phase: "Training", c: 0, v: 0, a: 0, secs: 0 });
         const acc = summary.accuracy ?? summary.reportedAccuracy;
         const line = `  round ${r}: ${summary.status}, accepted ${summary.accepted.join(",") || "-"}; rejected ${summary.rejected.join(",") || "-"}${summary.excluded.length ? `; excluded ${summary.excluded.join(",")}` : ""}; accuracy ${acc === null ? "-" : (acc * 100).toFixed(2) + "%"}; gas ${summary.gasUsed.toLocaleString("en-US")}; ${summary.seconds.toFixed(1)} s`;
@@ -399,6 +405,7 @@ function demoCommand(): Command {
     .option("--peers <n>", "number of peer agents", int("--peers", 2), d.peers)
     .option("--rounds <n>", "number of rounds", int("--rounds", 1), d.rounds)
     .option("--attackers <n>", "how many peers attack (the last ones)", int("--attackers", 0), d.attackers)
+    .option("--late-joiners <n>", "honest peers that join only after round 1", int("--late-joiners", 0), d.lateJoiners)
     .option("--attack <kind>", "sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm", d.attack)
     .option("--dataset <name|dir>", "mnist, fashion-mnist or an IDX directory", d.dataset)
     .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default(d.model))
@@ -434,12 +441,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const o = cmd.opts();
   if (o.attackers >= o.peers) { process.stderr.write(`peerfl demo: --attackers ${o.attackers} must be < --peers ${o.peers}\n`); return 2; }
+  if (o.attackers + o.lateJoiners >= o.peers) { process.stderr.write(`peerfl demo: --attackers + --late-joiners must be < --peers ${o.peers}\n`); return 2; }
   let handle: DemoHandle | undefined;
   const onSignal = async () => { process.stdout.write("\nstopping every process the demo started ...\n"); await handle?.stop(); process.exit(130); };
   process.on("SIGINT", () => void onSignal());
   process.on("SIGTERM", () => void onSignal());
   handle = await runDemo({
-    peers: o.peers, rounds: o.rounds, attackers: o.attackers, attack: o.attack, dataset: o.dataset, model: o.model,
+    peers: o.peers, rounds: o.rounds, attackers: o.attackers, lateJoiners: o.lateJoiners, attack: o.attack, dataset: o.dataset, model: o.model,
     partition: o.partition, rule: o.rule, ruleParam: o.ruleParam, maxSamples: o.maxSamples, epochs: o.epochs,
     trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, linkMode: o.linkMode,
     scenario: o.scenario, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,

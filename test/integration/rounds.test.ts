@@ -1,9 +1,11 @@
 /**
- * End to end on real parts: a `hardhat node`, Ignition deployment, 5 agent processes (one sign-flip
- * attacker) with embedded IPFS nodes, real tfjs training on MNIST shards. Checks that rounds finalize,
+ * End to end on real parts: a `hardhat node`, Ignition deployment, 6 agent processes (one sign-flip
+ * attacker, one that joins only after round 1) with embedded IPFS nodes, real tfjs training on MNIST
+ * shards. Checks that rounds finalize,
  * that every on-chain CID resolves to bytes whose FedAvg over the on-chain accepted set reproduces the
  * on-chain global CID bit for bit, that the attacker is rejected, and that an agent killed mid-round
- * and restarted resumes from chain state without committing twice.
+ * and restarted resumes from chain state without committing twice, and that the late joiner starts
+ * from the latest global model and gets its updates accepted.
  */
 import { expect } from "chai";
 import { readFileSync, mkdtempSync } from "node:fs";
@@ -26,7 +28,7 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
     let killed = false;
     demo = await runDemo({
       // Multi-Krum (f = 1) so the aggregate is plain FedAvg, which this test recomputes by hand.
-      peers: 5, rounds: 3, attackers: 1, attack: "sign-flip", maxSamples: 1200, quiet: true, keepRunning: true, rule: 2, ruleParam: 1,
+      peers: 6, lateJoiners: 1, rounds: 3, attackers: 1, attack: "sign-flip", maxSamples: 1000, quiet: true, keepRunning: true, rule: 2, ruleParam: 1,
       evaluate: false, json: undefined, port: 18545, trainingWindow: 120,
       onProgress: async (p, ctl) => {
         // Round 2, once peer1 has committed (training may already have closed): kill it hard, restart it.
@@ -49,8 +51,9 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
     expect(rounds).to.have.length(3);
     for (const r of rounds) {
       expect(r.status, `round ${r.round}`).to.equal("finalized");
-      expect(r.rejected, `round ${r.round} rejected`).to.include("peer4");
-      expect(r.accepted, `round ${r.round} accepted`).to.not.include("peer4");
+      expect(r.rejected, `round ${r.round} rejected`).to.include("peer5");
+      expect(r.accepted, `round ${r.round} accepted`).to.not.include("peer5");
+      for (const honest of ["peer0", "peer1", "peer2", "peer3"]) expect(r.accepted, `round ${r.round}`).to.include(honest);
     }
   });
 
@@ -89,5 +92,16 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
     expect(events.filter((e) => e.event === "resumed").length, "restart resumed from chain").to.be.at.least(1);
     expect(events.some((e) => e.event === "committed" && e.round === 3), "commits again in round 3").to.equal(true);
     expect(demo.result.rounds[2].committed).to.include("peer1");
+  });
+
+  it("lets a peer join mid-task: it trains from the latest global model and is accepted", () => {
+    const late = demo.result.rounds.filter((r) => r.committed.includes("peer4"));
+    expect(demo.result.rounds[0].committed, "not there in round 1").to.not.include("peer4");
+    expect(late.length, "commits in a later round").to.be.at.least(1);
+    for (const r of late) expect(r.accepted, `round ${r.round}`).to.include("peer4");
+    const log = readFileSync(path.join(demo.workDir, "peer4.log"), "utf8");
+    const first = log.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string; round?: number })
+      .find((e) => e.event === "committed");
+    expect(first?.round, "first commit after round 1").to.be.at.least(2);
   });
 });
