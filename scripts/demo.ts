@@ -46,6 +46,9 @@ export interface DemoOptions {
   evaluate: boolean;
   /** honest peers that start only after round 1 is finalized (they join mid-task) */
   lateJoiners: number;
+  /** honest peers that send one bad (sign-flipped) update in `unluckyRounds`, then behave: they should recover */
+  unlucky: number;
+  unluckyRounds: number[];
   /** called on every poll while rounds run (tests use it to kill and restart agents mid-round) */
   onProgress?: (p: { round: number; phase: number; commits: number; verdicts: number; aggregates: number }, ctl: DemoControl) => void | Promise<void>;
 }
@@ -59,7 +62,7 @@ export interface DemoControl {
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
   rule: 5, ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
-  dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0,
+  dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0, unlucky: 0, unluckyRounds: [1],
   json: "bench/results/demo.json",
 };
 
@@ -196,6 +199,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       for (const ma of creatorAddrs) a.push("--ipfs-peer", ma);
       if (o.maxSamples) a.push("--max-samples", String(o.maxSamples));
       if (attackerSet.has(i)) a.push("--attack", o.attack);
+      if (unluckySet.has(i)) a.push("--attack", "sign-flip", "--attack-rounds", o.unluckyRounds.join(","));
       a.push("--stay"); // agents keep serving IPFS until the demo stops them (the last global model is fetched after the task completes)
       if (o.linkMode) a.push("--link-mode", o.linkMode);
       if (o.scenario) a.push("--scenario", path.resolve(o.scenario));
@@ -220,6 +224,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     };
     // Late joiners are the honest peers just below the attackers; they start after round 1.
     const lateSet = new Set(Array.from({ length: o.lateJoiners }, (_, k) => o.peers - 1 - o.attackers - k));
+    const unluckySet = new Set(Array.from({ length: o.unlucky }, (_, k) => o.peers - 1 - o.attackers - o.lateJoiners - k));
     for (let i = 0; i < o.peers; i++) if (!lateSet.has(i)) startAgent(i);
     say(`  agents     ${names.map((n, i) => (attackerSet.has(i) ? `${n}(${o.attack})` : n)).join(" ")}; logs in ${path.relative(process.cwd(), workDir)}/peerN.log`);
 

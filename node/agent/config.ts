@@ -32,6 +32,8 @@ export interface AgentConfig {
   fetchTimeoutMs: number;
   attack?: string;
   attackScale?: number;
+  /** rounds in which the attack is active (undefined = every round) */
+  attackRounds?: number[];
   backend: "auto" | "tensorflow" | "wasm" | "cpu";
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error";
@@ -59,6 +61,12 @@ export function parseRoles(v: string): RoleName[] {
   if (parts.length === 0) throw new InvalidArgumentError(`--roles needs at least one of ${all.join(", ")} (or "all")`);
   for (const p of parts) if (!all.includes(p as RoleName)) throw new InvalidArgumentError(`unknown role "${p}" (expected ${all.join(", ")} or "all")`);
   return [...new Set(parts as RoleName[])];
+}
+
+export function parseRoundList(v: string): number[] {
+  const rounds = v.split(",").map((x) => x.trim()).filter(Boolean).map(Number);
+  if (rounds.length === 0 || rounds.some((r) => !Number.isInteger(r) || r < 1)) throw new InvalidArgumentError(`expected a list of round numbers >= 1 like "1,3", got "${v}"`);
+  return rounds;
 }
 
 export function parsePartition(v: string): PartitionFlag {
@@ -103,6 +111,7 @@ export function agentCommand(): Command {
     .option("--fetch-timeout <ms>", "give up fetching an update after this long (it is then rejected)", int("--fetch-timeout", 100), 20000)
     .option("--attack <kind>", "EXPERIMENTS ONLY: behave maliciously (sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm)")
     .option("--attack-scale <x>", "strength parameter of the attack", num("--attack-scale", 0))
+    .option("--attack-rounds <list>", "attack only in these rounds, e.g. 1,2 (default: every round)", parseRoundList)
     .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow", "wasm", "cpu"]).default("auto"))
     .addOption(new Option("--log-format <f>", "log format").choices(["text", "json"]).default("text"))
     .addOption(new Option("--log-level <l>", "log level").choices(["debug", "info", "warn", "error"]).default("info"))
@@ -138,7 +147,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     dataset: o.dataset, partition: o.partition, partitionSeed: o.partitionSeed, peers: o.peers, peerIndex: o.peerIndex,
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
     optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
-    fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, backend: o.backend,
+    fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
     linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,
   };

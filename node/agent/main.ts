@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let attack;
   try {
-    attack = cfg.attack ? await createAttackFor(cfg.attack, { scale: cfg.attackScale, seed: cfg.peerIndex + 1, numPeers: cfg.peers }) : undefined;
+    attack = cfg.attack ? await createAttackFor(cfg.attack, { scale: cfg.attackScale, seed: cfg.peerIndex + 1, numPeers: cfg.peers, rounds: cfg.attackRounds }) : undefined;
   } catch (err) {
     process.stderr.write(`peerfl agent: ${(err as Error).message}\n`);
     return 2;

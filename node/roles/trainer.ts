@@ -1,7 +1,7 @@
 import { cidToBytes } from "../chain/cid.ts";
 import type { RoundView } from "../chain/task.ts";
 import type { RoleContext } from "./context.ts";
-import type { Attack } from "../agent/attack.ts";
+import { activeAttack, type Attack } from "../agent/attack.ts";
 import { privatizeUpdate, secureGaussianSource } from "../privacy/gaussian.ts";
 import { RdpAccountant } from "../privacy/accountant.ts";
 
@@ -28,7 +28,7 @@ export async function runTrainer(ctx: RoleContext, round: RoundView, state: Trai
   }
   const global = await ctx.fetchWeights(round.globalModelCid);
   const learner = await ctx.learner();
-  const attack = state.attack;
+  const attack = activeAttack(state.attack, round.round);
   const trained = await learner.train(global, { labelTransform: attack?.labelTransform });
   let weights = trained.weights;
   if (attack?.transform) weights = attack.transform({ round: round.round, globalWeights: global, honestWeights: weights });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { parseAgentArgs, parsePartition, parseRoles, UsageError } from "../../node/agent/config.ts";
-import { createAttackFor } from "../../node/agent/attack.ts";
+import { activeAttack, createAttackFor } from "../../node/agent/attack.ts";
 import { cidToBytes, bytesToCid, InvalidCidStringError } from "../../node/chain/cid.ts";
 import { maskFrom, maskHas } from "../../node/chain/task.ts";
 
@@ -44,6 +44,17 @@ describe("agent flags", () => {
       expect(() => parseAgentArgs(argv)).to.throw(UsageError, needle);
     });
   }
+
+  it("limits an attack to the rounds given by --attack-rounds", async () => {
+    const c = parseAgentArgs(["--attack", "sign-flip", "--attack-rounds", "1,3"])!;
+    expect(c.attackRounds).to.deep.equal([1, 3]);
+    expect(() => parseAgentArgs(["--attack-rounds", "0"])).to.throw(UsageError, "round numbers >= 1");
+    const a = await createAttackFor("sign-flip", { seed: 1, numPeers: 5, rounds: c.attackRounds });
+    expect(activeAttack(a, 1)).to.equal(a);
+    expect(activeAttack(a, 2)).to.equal(undefined);
+    const always = await createAttackFor("gaussian", { seed: 1, numPeers: 5 });
+    expect(activeAttack(always, 7)).to.equal(always);
+  });
 
   it("parses roles and partitions on their own", () => {
     expect(parseRoles("all")).to.have.length(3);
