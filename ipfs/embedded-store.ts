@@ -39,6 +39,8 @@ export interface EmbeddedStoreOptions {
   listenPort?: number;
   /** Permit dialling and accepting non-loopback addresses (off by default). */
   allowNonLoopback?: boolean;
+  /** Extra outbound policy (e.g. only through the emulated 5G links' proxies). */
+  allowDial?: (multiaddr: string) => boolean;
   logger?: Logger;
 }
 
@@ -96,6 +98,7 @@ export class EmbeddedStore implements ModelStore {
         connectionMonitor: { abortConnectionOnPingFailure: false },
         connectionGater: loopbackConnectionGater({
           allowNonLoopback: opts.allowNonLoopback,
+          allowDial: opts.allowDial,
           onDenied: (direction, ma) => log?.warn("ipfs.gater.denied", { direction, multiaddr: ma }),
         }),
       }), {

@@ -25,14 +25,17 @@ export function isLoopbackIp(ip: string | undefined): boolean {
 
 export interface LoopbackGaterOptions {
   allowNonLoopback?: boolean;
+  /** Extra outbound policy: a dial to a multiaddr for which this returns false is refused. */
+  allowDial?: (multiaddr: string) => boolean;
   /** Called with each refused address (for logging). */
   onDenied?: (direction: "dial" | "inbound" | "peer-store", multiaddr: string) => void;
 }
 
 export function loopbackConnectionGater(opts: LoopbackGaterOptions = {}): ConnectionGater {
-  if (opts.allowNonLoopback === true) return {};
+  if (opts.allowNonLoopback === true && !opts.allowDial) return {};
   const deny = (direction: "dial" | "inbound" | "peer-store", ma: Multiaddr): boolean => {
-    if (isLoopbackMultiaddr(ma)) return false;
+    const policyOk = direction !== "dial" || !opts.allowDial || opts.allowDial(ma.toString());
+    if ((opts.allowNonLoopback === true || isLoopbackMultiaddr(ma)) && policyOk) return false;
     opts.onDenied?.(direction, ma.toString());
     return true;
   };

@@ -24,7 +24,7 @@ function loadOrCreateKey(dir: string): string {
   return hexlify(raw.subarray(raw.length - 32));
 }
 
-async function openStore(cfg: AgentConfig, dataDir: string, log: Logger): Promise<{ store: ModelStore; announce: string }> {
+async function openStore(cfg: AgentConfig, dataDir: string, log: Logger, allowDial?: (ma: string) => boolean): Promise<{ store: ModelStore; announce: string }> {
   if (cfg.ipfsApi) {
     const { createKuboStore } = await import("../../ipfs/kubo-store.ts");
     const store = await createKuboStore({ apiUrl: cfg.ipfsApi });
@@ -32,7 +32,7 @@ async function openStore(cfg: AgentConfig, dataDir: string, log: Logger): Promis
     return { store, announce: addrs.find((a: string) => a.includes("/127.0.0.1/")) ?? addrs[0] ?? "" };
   }
   const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
-  const store = await createEmbeddedStore({ repoDir: path.join(dataDir, "ipfs"), listenPort: cfg.ipfsPort });
+  const store = await createEmbeddedStore({ repoDir: path.join(dataDir, "ipfs"), listenPort: cfg.ipfsPort, allowDial });
   const addrs = await store.multiaddrs();
   log.info("ipfs-ready", { peerId: await store.peerId(), addrs });
   return { store, announce: addrs[0] ?? "" };
@@ -68,12 +68,18 @@ export async function main(argv: string[]): Promise<number> {
   let rpcUrl = cfg.rpcUrl;
   let routeTo: ((i: number, ma: string) => Promise<string>) | undefined;
   let closeLinks: (() => Promise<void>) | undefined;
+  let allowDial: ((ma: string) => boolean) | undefined;
   if (cfg.scenario || cfg.linkMode) {
     const { linkLayerForAgent } = await import("./links.ts");
     const layer = await linkLayerForAgent({ scenarioFile: cfg.scenario, forcedMode: cfg.linkMode, numPeers: cfg.peers, selfIndex: cfg.peerIndex, relayBasePort: cfg.relayBasePort, statsFile: path.join(dataDir, "links.json") });
     await layer.serveRelay(cfg.rpcUrl);
     rpcUrl = await layer.rpcUrl(cfg.rpcUrl);
     routeTo = (i, ma) => layer.routeTo(i, ma);
+    // Every outbound libp2p dial must go through one of this peer's link proxies (or to a bootstrap
+    // node such as the task creator's): addresses learned by identify cannot bypass the emulation.
+    const tcpPort = (ma: string) => Number(/\/tcp\/(\d+)/.exec(ma)?.[1] ?? -1);
+    const bootstrapPorts = new Set(cfg.ipfsPeers.map(tcpPort));
+    allowDial = (ma) => bootstrapPorts.has(tcpPort(ma)) || layer.routedPorts().includes(tcpPort(ma));
     closeLinks = () => layer.close();
     log.info("links", { rpcVia: rpcUrl, mode: cfg.linkMode ?? "auto" });
   }
@@ -89,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
     }
   }
-  const { store, announce } = await openStore(cfg, dataDir, log);
+  const { store, announce } = await openStore(cfg, dataDir, log, allowDial);
   const publicKey = loadOrCreateKey(dataDir);
   const agent = new Agent({
     conn, store, log, roles: cfg.roles, announceAddr: announce, publicKey, fetchTimeoutMs: cfg.fetchTimeoutMs,
