@@ -231,7 +231,7 @@ export function peersPage(status: ExplorerStatus, peers: PeerView[]): string {
             p.active ? "" : badge("left", "muted")
           }${p.excludedInRound !== null ? badge("excluded", "bad") : ""}</td><td>${p.reputation ?? "—"}</td><td>${
             p.updates.filter((u) => u.fate === "accepted").length
-          } ✓ / ${p.updates.filter((u) => u.fate === "rejected").length} ✗</td><td>${p.verdictsSubmitted}</td><td>${p.aggregatesSubmitted}</td><td class="mono small">${p.multiaddr}</td></tr>`,
+          } ✓ / ${p.updates.filter((u) => u.fate === "rejected").length} ✗</td><td>${p.verdictsSubmitted}</td><td>${p.aggregatesSubmitted}</td><td class="mono small multiaddr">${p.multiaddr}</td></tr>`,
         )}</tbody></table>`
   }</section>`;
   return page({ title: "Peers", status, body, active: "/peers" });
