@@ -13,6 +13,8 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+// Deterministic bytes; each (size, seed) pair is fresh content no node has seen.
+import { pattern } from "../test/ipfs/helpers.ts";
 
 type Request =
   | { op: "start"; extraStarts: number }
@@ -26,16 +28,6 @@ interface StartReply { importMs: number; startMs: number[]; multiaddr: string; r
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** Deterministic bytes; each (size, seed) pair is fresh content no node has seen. */
-function pattern(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 const rssMb = (): number => Math.round(process.memoryUsage().rss / 1e5) / 10;
 

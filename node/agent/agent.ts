@@ -98,6 +98,8 @@ export class Agent {
     this.spec = decodeModelSpec(specBytes);
     await this.o.store.pin(cfg.modelSpecCid).catch(() => undefined);
     this.task = cfg;
+    // Load tfjs and this peer's shard in the background while the first round opens.
+    if (this.roleNeedsLearner()) void this.context().learner().catch((err: Error) => this.o.log.error("learner-failed", { reason: err.message }));
     this.o.log.info("task", { rounds: cfg.rounds, rule: cfg.robustRule, ruleParam: cfg.ruleParam, model: this.spec.model, dp: cfg.dpClipNorm > 0 ? `C=${cfg.dpClipNorm},sigma=${cfg.dpNoiseMultiplier}` : "off" });
   }
 
@@ -169,7 +171,6 @@ export class Agent {
           continue;
         }
         await this.loadTask();
-        if (this.roleNeedsLearner()) void this.context().learner().catch((err: Error) => this.o.log.error("learner-failed", { reason: err.message }));
         const current = Number(await task.currentRound());
         if (await task.taskCompleted()) {
           const final = await readRound(task, current);

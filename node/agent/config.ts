@@ -1,12 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../cli-args.ts";
+import type { PartitionScheme } from "../ml/partition.ts";
 
 export type RoleName = "trainer" | "verifier" | "aggregator";
-export type PartitionFlag =
-  | { kind: "iid" }
-  | { kind: "dirichlet"; alpha: number }
-  | { kind: "shards"; classesPerPeer: number }
-  | { kind: "quantity"; alpha: number };
+/** The partition a peer's shard comes from (the learning core's scheme). */
+export type PartitionFlag = PartitionScheme;
 
 export interface AgentConfig {
   rpcUrl: string;

@@ -4,7 +4,7 @@
  * not train never load it.
  */
 import type { ModelSpec } from "../ml/types.ts";
-import type { PartitionFlag } from "./config.ts";
+import type { AgentConfig } from "./config.ts";
 import type { Logger } from "../log.ts";
 import { flattenWeights, unflattenWeights } from "../ml/codec.ts";
 
@@ -18,23 +18,15 @@ export interface Learner {
   evaluate(weights: Float32Array): Promise<{ accuracy: number; loss: number }>;
 }
 
-export interface LearnerOptions {
+/** The agent flags the learner needs, plus the task's model spec. */
+export type LearnerOptions = Pick<AgentConfig,
+  "dataset" | "partition" | "partitionSeed" | "peers" | "peerIndex" | "maxSamples" | "epochs" | "batchSize" |
+  "learningRate" | "optimizer" | "backend"> & {
   spec: ModelSpec;
-  dataset: string;
-  partition: PartitionFlag;
-  partitionSeed: number;
-  peers: number;
-  peerIndex: number;
-  maxSamples?: number;
   validationFraction?: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  optimizer: "sgd" | "adagrad" | "adam";
-  backend: "auto" | "tensorflow" | "wasm" | "cpu";
   seed: number;
   log: Logger;
-}
+};
 
 export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const { initBackend } = await import("../ml/backend.ts");

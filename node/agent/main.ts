@@ -102,11 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     pollMs: cfg.pollMs, stay: cfg.stay, attack, routeTo, bootstrapPeers: cfg.ipfsPeers,
     makeLearner: (spec) => {
       if (cfg.model && cfg.model !== spec.model) log.warn("model-flag-ignored", { flag: cfg.model, task: spec.model });
-      return createLearner({
-        spec, dataset: cfg.dataset, partition: cfg.partition, partitionSeed: cfg.partitionSeed, peers: cfg.peers,
-        peerIndex: cfg.peerIndex, maxSamples: cfg.maxSamples, epochs: cfg.epochs, batchSize: cfg.batchSize,
-        learningRate: cfg.learningRate, optimizer: cfg.optimizer, backend: cfg.backend, seed: 1000 + cfg.peerIndex, log,
-      });
+      return createLearner({ ...cfg, spec, seed: 1000 + cfg.peerIndex, log });
     },
   });
   let stopping = false;

@@ -3,6 +3,7 @@ import { readCommits, maskHas, type RoundView } from "../chain/task.ts";
 import type { RoleContext } from "./context.ts";
 import { ruleAggregate } from "../agent/rules.ts";
 import { cumulativeEpsilonMilli } from "../privacy/config.ts";
+import { dpConfigOf } from "./dp.ts";
 
 /**
  * Cumulative epsilon after `rounds` rounds, in milli-units, as every honest aggregator computes it
@@ -10,9 +11,8 @@ import { cumulativeEpsilonMilli } from "../privacy/config.ts";
  * every round so far, whether or not a given peer committed in all of them.
  */
 export function cumulativeEpsilonMilliFor(ctx: RoleContext, rounds: number): number {
-  const t = ctx.task;
-  if (t.dpClipNorm <= 0) return 0;
-  return cumulativeEpsilonMilli(rounds, { clipNorm: t.dpClipNorm, noiseMultiplier: t.dpNoiseMultiplier, delta: t.dpDelta, epsilonBudget: t.dpEpsilonBudget > 0 ? t.dpEpsilonBudget : Infinity });
+  const dp = dpConfigOf(ctx.task);
+  return dp ? cumulativeEpsilonMilli(rounds, dp) : 0;
 }
 
 /**

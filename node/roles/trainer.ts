@@ -3,7 +3,8 @@ import type { RoundView } from "../chain/task.ts";
 import type { RoleContext } from "./context.ts";
 import { activeAttack, type Attack } from "../agent/attack.ts";
 import { privatizeUpdate, secureGaussianSource } from "../privacy/gaussian.ts";
-import { RdpAccountant } from "../privacy/accountant.ts";
+import { cumulativeEpsilonMilli, maxCommitsWithinBudget } from "../privacy/config.ts";
+import { dpConfigOf } from "./dp.ts";
 
 export interface TrainerState {
   attack?: Attack;
@@ -15,16 +16,14 @@ export interface TrainerState {
 /** Train on the round's global model and commit the update. Returns true when committed. */
 export async function runTrainer(ctx: RoleContext, round: RoundView, state: TrainerState): Promise<boolean> {
   const { task, log } = ctx;
-  const dpOn = task.dpClipNorm > 0;
-  if (dpOn && task.dpEpsilonBudget > 0) {
-    const next = RdpAccountant.epsilonAfter(state.dpRoundsSpent + 1, task.dpNoiseMultiplier, 1, task.dpDelta);
-    if (next > task.dpEpsilonBudget) {
-      if (!state.budgetExhaustedLogged) {
-        log.warn("privacy-budget-exhausted", { round: round.round, spentRounds: state.dpRoundsSpent, nextEpsilon: next.toFixed(3), budget: task.dpEpsilonBudget });
-        state.budgetExhaustedLogged = true;
-      }
-      return false;
+  const dp = dpConfigOf(task);
+  if (dp && state.dpRoundsSpent + 1 > maxCommitsWithinBudget(dp)) {
+    if (!state.budgetExhaustedLogged) {
+      const next = cumulativeEpsilonMilli(state.dpRoundsSpent + 1, dp) / 1000;
+      log.warn("privacy-budget-exhausted", { round: round.round, spentRounds: state.dpRoundsSpent, nextEpsilon: next.toFixed(3), budget: dp.epsilonBudget });
+      state.budgetExhaustedLogged = true;
     }
+    return false;
   }
   const global = await ctx.fetchWeights(round.globalModelCid);
   const learner = await ctx.learner();
@@ -32,10 +31,10 @@ export async function runTrainer(ctx: RoleContext, round: RoundView, state: Trai
   const trained = await learner.train(global, { labelTransform: attack?.labelTransform });
   let weights = trained.weights;
   if (attack?.transform) weights = attack.transform({ round: round.round, globalWeights: global, honestWeights: weights });
-  if (dpOn) {
+  if (dp) {
     const delta = new Float32Array(weights.length);
     for (let i = 0; i < weights.length; i++) delta[i] = weights[i] - global[i];
-    const p = privatizeUpdate(delta, task.dpClipNorm, task.dpNoiseMultiplier, secureGaussianSource());
+    const p = privatizeUpdate(delta, dp.clipNorm, dp.noiseMultiplier, secureGaussianSource());
     weights = new Float32Array(weights.length);
     for (let i = 0; i < weights.length; i++) weights[i] = global[i] + p.noised[i];
     state.dpRoundsSpent++;

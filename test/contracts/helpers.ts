@@ -1,6 +1,7 @@
 // Shared fixtures for the FederatedTask tests (imported by *.test.ts; not a test file itself).
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { FederatedTask, IFederatedTask } from "../../types/ethers-contracts/index.ts";
+import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 
 export const TRAINER = 1;
 export const VERIFIER = 2;
@@ -20,25 +21,15 @@ export const cidDagPb = (ethers: HardhatEthers, label: string): string => "0x017
 
 export function defaultConfig(ethers: HardhatEthers, overrides: Partial<Config> = {}): Config {
   return {
+    ...TASK_DEFAULTS,
     modelSpecCid: cidRaw(ethers, "spec"),
     initialModelCid: cidV0(ethers, "initial"),
     rounds: 3,
     trainingDuration: 100,
     verificationDuration: 50,
     aggregationDuration: 50,
-    minTrainers: 2,
-    aggregatorQuorum: 2,
     robustRule: 2,
     ruleParam: 1,
-    dpClipNormMilli: 0,
-    dpNoiseMultiplierMilli: 0,
-    dpDeltaExponent: 5,
-    dpEpsilonBudgetMilli: 0,
-    reputationInitial: 10,
-    reputationReward: 1,
-    reputationPenalty: 4,
-    reputationThreshold: 0,
-    reputationMax: 20,
     ...overrides,
   };
 }
