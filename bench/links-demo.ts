@@ -4,7 +4,7 @@
  * bench/results/links.json under "demo". Run after `npm run bench:links`.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { runDemo } from "../scripts/demo.ts";
+import { runDemo } from "../node/demo/demo.ts";
 
 const quick = process.argv.includes("--quick");
 const rounds = quick ? 2 : 3;

@@ -6,7 +6,7 @@
  * bench/results/reputation.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { runDemo } from "../scripts/demo.ts";
+import { runDemo } from "../node/demo/demo.ts";
 import { connectTask, hardhatAccount } from "../node/chain/connect.ts";
 
 const quick = process.argv.includes("--quick");

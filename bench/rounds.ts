@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { runDemo } from "../scripts/demo.ts";
+import { runDemo } from "../node/demo/demo.ts";
 
 const quick = process.argv.includes("--quick");
 const peersList = quick ? [5] : [5, 10];

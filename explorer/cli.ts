@@ -10,7 +10,7 @@ import { errorMessage } from "./chain-client.ts";
 import { startExplorerServer } from "./server.ts";
 import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYMENT_KEY } from "./setup.ts";
 import { Contract } from "ethers";
-import { port, positiveInt, waitForSignal } from "../node/cli-args.ts";
+import { port, positiveInt, waitForSignal } from "../node/lib/cli-args.ts";
 import { federatedTaskInterface } from "./abi.ts";
 
 const DEFAULT_RPC = "http://127.0.0.1:8545";

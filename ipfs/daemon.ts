@@ -4,7 +4,7 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../node/lib/log.ts";
 import { createEmbeddedStore, type EmbeddedStore } from "./embedded-store.ts";
 import { createGatewayApp, createRpcApp, type RpcServerOptions } from "./rpc-server.ts";
 

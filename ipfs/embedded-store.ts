@@ -19,7 +19,7 @@ import { createHeliaLight } from "helia";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import type { CID } from "multiformats/cid";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../node/lib/log.ts";
 import {
   ContentTooLargeError, GetAbortedError, GetTimeoutError, NonLoopbackAddressError,
 } from "./errors.ts";

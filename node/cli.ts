@@ -4,7 +4,7 @@
  * Each subcommand lives with its component and exports `main(argv) -> exit code`; this file only
  * dispatches, so `peerfl ipfs --help` costs no tfjs or Hardhat start-up.
  */
-import "../scripts/require-node22.cjs";
+import "./lib/require-node22.cjs";
 
 type Main = (argv: string[]) => Promise<number>;
 
@@ -14,7 +14,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Main> }> =
   explorer: { summary: "block explorer and round audit web UI", load: async () => (await import("../explorer/cli.ts")).mainExplorer },
   audit: { summary: "re-verify a finalized round from chain + IPFS alone", load: async () => (await import("../explorer/cli.ts")).mainAudit },
   task: { summary: "task creator: init (model spec + initial weights + Ignition params), start", load: async () => (await import("./task-cli.ts")).main },
-  demo: { summary: "chain + IPFS + N agents + R rounds, with a summary table", load: async () => (await import("../scripts/demo.ts")).main },
+  demo: { summary: "chain + IPFS + N agents + R rounds, with a summary table", load: async () => (await import("./demo/demo.ts")).main },
 };
 
 function usage(): string {

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { intArg } from "./cli-args.ts";
+import { intArg } from "./lib/cli-args.ts";
 import { cidToHex } from "./chain/cid.ts";
 import { connectTask } from "./chain/connect.ts";
 import { readTaskConfig } from "./chain/task.ts";

@@ -8,7 +8,7 @@ import type { TaskConnection } from "../chain/connect.ts";
 import { readPeers, readRound, readTaskConfig, Phase, phaseName, ROLE_AGGREGATOR, ROLE_TRAINER, ROLE_VERIFIER, type RoundView, type TaskConfigView } from "../chain/task.ts";
 import { sendTx, TxRevertedError } from "../chain/tx.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import { decodeModelSpec, decodeWeights, encodeWeights, flattenWeights, unflattenWeights } from "../ml/codec.ts";
 import type { RoleName } from "./config.ts";

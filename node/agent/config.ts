@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { intArg, numArg } from "../cli-args.ts";
+import { intArg, numArg } from "../lib/cli-args.ts";
 import type { PartitionScheme } from "../ml/partition.ts";
 
 export type RoleName = "trainer" | "verifier" | "aggregator";

@@ -5,7 +5,7 @@
  */
 import type { ModelSpec } from "../ml/types.ts";
 import type { AgentConfig } from "./config.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { flattenWeights, unflattenWeights } from "../ml/codec.ts";
 
 export interface TrainResult { weights: Float32Array; samples: number; seconds: number; loss: number }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { generateKeyPairSync, createPublicKey } from "node:crypto";
 import { hexlify } from "ethers";
 import { agentHelp, parseAgentArgs, UsageError, type AgentConfig } from "./config.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { connectTask, hardhatAccount, PROJECT_ROOT } from "../chain/connect.ts";
 import { Agent } from "./agent.ts";
 import { createLearner } from "./learner.ts";

@@ -3,7 +3,7 @@
  * (verifier) and an aggregate (aggregator). Both use the exact functions the audit recomputes.
  */
 import { createRule, judgeUpdates, ruleParamFromChain } from "../aggregation/rules.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 
 export interface VerdictResult {
   ruleName: string;

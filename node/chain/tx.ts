@@ -1,5 +1,5 @@
 import type { Contract, NonceManager, TransactionReceipt } from "ethers";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 
 /** A transaction the contract refused; `errorName` is the decoded custom error. */
 export class TxRevertedError extends Error {

@@ -3,7 +3,7 @@ import type { TaskConnection } from "../chain/connect.ts";
 import type { TaskConfigView } from "../chain/task.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import type { Learner } from "../agent/learner.ts";
 
 /** What a role needs from its agent for one round. Injected, so roles stay small and testable. */

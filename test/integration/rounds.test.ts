@@ -11,7 +11,7 @@ import { expect } from "chai";
 import { readFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runDemo, type DemoHandle } from "../../scripts/demo.ts";
+import { runDemo, type DemoHandle } from "../../node/demo/demo.ts";
 import { connectTask } from "../../node/chain/connect.ts";
 import { readRound, readCommits, readPeers, maskHas, Phase } from "../../node/chain/task.ts";
 import { createEmbeddedStore } from "../../ipfs/embedded-store.ts";

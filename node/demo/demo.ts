@@ -9,13 +9,13 @@
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { intArg, numArg } from "../node/cli-args.ts";
+import { intArg, numArg } from "../lib/cli-args.ts";
 import cliProgress from "cli-progress";
-import { PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../node/chain/connect.ts";
-import { cidToHex } from "../node/chain/cid.ts";
-import { readRound, readCommits, readPeers, maskHas, Phase, phaseName } from "../node/chain/task.ts";
-import type { ModelStore } from "../ipfs/model-store.ts";
-import { startProcess, freePort, waitFor, type ManagedProcess } from "./lib/processes.ts";
+import { PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../chain/connect.ts";
+import { cidToHex } from "../chain/cid.ts";
+import { readRound, readCommits, readPeers, maskHas, Phase, phaseName } from "../chain/task.ts";
+import type { ModelStore } from "../../ipfs/model-store.ts";
+import { startProcess, freePort, waitFor, type ManagedProcess } from "../lib/processes.ts";
 
 export interface DemoOptions {
   peers: number;
@@ -141,13 +141,13 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     say(`  chain      hardhat node on ${rpcUrl} (chain ${chainId})`);
 
     // 2. the task creator's IPFS node holds the model spec and the initial weights
-    const { createEmbeddedStore } = await import("../ipfs/embedded-store.ts");
+    const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
     creator = await createEmbeddedStore({ repoDir: path.join(workDir, "creator-ipfs"), listenPort: 0 });
     const creatorAddrs = await creator.multiaddrs();
-    const { initBackend } = await import("../node/ml/backend.ts");
-    const { modelSpecFor, createModel } = await import("../node/ml/models.ts");
-    const { getWeights } = await import("../node/ml/train.ts");
-    const { encodeWeights, encodeModelSpec } = await import("../node/ml/codec.ts");
+    const { initBackend } = await import("../ml/backend.ts");
+    const { modelSpecFor, createModel } = await import("../ml/models.ts");
+    const { getWeights } = await import("../ml/train.ts");
+    const { encodeWeights, encodeModelSpec } = await import("../ml/codec.ts");
     await initBackend("auto");
     const spec = modelSpecFor(o.model);
     const initial = getWeights(createModel(spec, 7));
@@ -351,11 +351,11 @@ function collectLinkStats(workDir: string, names: string[]): unknown {
 }
 
 /** Test-set accuracy of a global model, measured by the demo itself (the chain only has the aggregators' word). */
-async function makeEvaluator(o: DemoOptions, spec: import("../node/ml/types.ts").ModelSpec, store: ModelStore, task: import("ethers").Contract): Promise<(cid: string) => Promise<number>> {
-  const { loadDataset } = await import("../node/ml/datasets.ts");
-  const { createModel } = await import("../node/ml/models.ts");
-  const { evaluate, setWeights } = await import("../node/ml/train.ts");
-  const { decodeWeights } = await import("../node/ml/codec.ts");
+async function makeEvaluator(o: DemoOptions, spec: import("../ml/types.ts").ModelSpec, store: ModelStore, task: import("ethers").Contract): Promise<(cid: string) => Promise<number>> {
+  const { loadDataset } = await import("../ml/datasets.ts");
+  const { createModel } = await import("../ml/models.ts");
+  const { evaluate, setWeights } = await import("../ml/train.ts");
+  const { decodeWeights } = await import("../ml/codec.ts");
   const test = loadDataset(o.dataset, "test");
   const model = createModel(spec, 1);
   return async (cid) => {
