@@ -1,23 +1,19 @@
-/** The real IO of the audit: contract views over JSON-RPC, IPFS content, the agents' own rules. */
+/** The real IO of the audit: contract views over JSON-RPC and IPFS content. The round steps come from node/protocol. */
 import { Contract, type Interface, type Provider } from "ethers";
-import { ruleAggregate, ruleVerdict } from "../node/agent/rules.ts";
-import type { AuditChain, AuditIO, AuditRules, AuditVerdict } from "./audit.ts";
+import { decodeTaskConfig, type RawTaskConfig } from "../node/protocol/index.ts";
+import { protocolRules, type AuditChain, type AuditIO, type AuditRules, type AuditVerdict } from "./audit.ts";
 import { cidToString } from "./cid.ts";
-import { contentCid } from "./content-cid.ts";
 
 /** The verdict and aggregate exactly as node/roles/verifier.ts and aggregator.ts compute them. */
-export const agentRules: AuditRules = {
-  verdict: (input) => ruleVerdict(input),
-  aggregate: (input) => ruleAggregate(input),
-};
+export const agentRules: AuditRules = protocolRules;
 
 /** Contract views -> AuditChain. Verdicts are read for every registered peer (getVerdict). */
 export function contractAuditChain(address: string, iface: Interface, provider: Provider): AuditChain {
   const task = new Contract(address, iface, provider);
   return {
     async taskConfig() {
-      const c = await task.taskConfig();
-      return { modelSpecCid: cidToString(c.modelSpecCid), robustRule: Number(c.robustRule), ruleParam: Number(c.ruleParam) };
+      const c = decodeTaskConfig((await task.taskConfig()) as RawTaskConfig);
+      return { modelSpecCid: c.modelSpecCid?.toString() ?? "", rule: c.rule, ruleParam: c.ruleParam, ruleParamRaw: c.ruleParamRaw };
     },
     async round(round) {
       const r = await task.getRound(round);
@@ -46,6 +42,6 @@ export function contractAuditChain(address: string, iface: Interface, provider: 
   };
 }
 
-export function auditIO(chain: AuditChain, fetch: (cid: string) => Promise<Uint8Array>, rules: AuditRules = agentRules): AuditIO {
-  return { chain, fetch, cidOf: contentCid, rules };
+export function auditIO(chain: AuditChain, fetch: (cid: string) => Promise<Uint8Array>, rules: AuditRules = protocolRules): AuditIO {
+  return { chain, fetch, rules };
 }

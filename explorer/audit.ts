@@ -1,25 +1,29 @@
 /**
- * Re-verifying a finalized round from the chain and IPFS alone. Pure logic: the chain reader,
- * the content fetcher, the CID function and the robust rules are injected (explorer/audit-io.ts
- * wires the real ones), so the same code audits a live task or a test fixture.
- *
- * The audit does what an honest verifier and an honest aggregator would have done:
+ * Re-verifying a finalized round from the chain and IPFS alone. The chain reader and the content
+ * fetcher are injected (explorer/audit-io.ts wires the real ones), so the same code audits a live
+ * task or a test fixture. Every round step it recomputes comes from node/protocol — the very
+ * functions the agents' verifier and aggregator call:
  *   1. decode every committed update with the task's model spec (invalid or missing -> rejected),
- *      apply the task's robust rule to them (against the round's starting global model) and
- *      compare that verdict with the on-chain majority mask;
- *   2. aggregate the ON-CHAIN accepted set (commit-index order, numSamples weights), encode it
- *      canonically, compute its CID and compare with the on-chain final CID.
+ *      judge them with protocol roundVerdict (the round's global model, and the previous round's
+ *      for the rule context) and compare with the on-chain majority mask;
+ *   2. aggregate the ON-CHAIN accepted set with protocol aggregateAccepted, encode it canonically,
+ *      compute its CID and compare with the on-chain final CID.
  */
-import { decodeModelSpec, decodeWeights, encodeWeights, flattenWeights, unflattenWeights } from "../node/ml/codec.ts";
+import type { CID } from "multiformats/cid";
+import { decodeModelSpec } from "../node/ml/codec.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
-import { phaseName, PHASE_FINALIZED, ROBUST_RULES } from "./abi.ts";
-import { parseCid } from "./cid.ts";
-import { maskBit } from "./values.ts";
+import {
+  aggregateAccepted, decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, roundVerdict, updateCid,
+  type RoundUpdate, type RoundVerdict, type RuleName, type RuleSetting, type RoundModels,
+} from "../node/protocol/index.ts";
 
 export interface AuditTaskConfig {
   modelSpecCid: string;
-  robustRule: number;
+  rule: RuleName;
+  /** natural units */
   ruleParam: number;
+  /** as stored on chain, for display */
+  ruleParamRaw: number;
 }
 
 export interface AuditRoundState {
@@ -52,27 +56,19 @@ export interface AuditChain {
   verdicts?(round: number): Promise<AuditVerdict[]>;
 }
 
-export interface RuleInput {
-  ruleId: number;
-  ruleParam: number;
-  global: Float32Array;
-  updates: Float32Array[];
-  numSamples: number[];
+/** The round steps the audit recomputes: node/protocol's, unless a test swaps in a different rule. */
+export interface AuditRules {
+  verdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[]): RoundVerdict;
+  aggregate(setting: RuleSetting, models: RoundModels, accepted: readonly RoundUpdate[]): Float32Array;
 }
 
-/** The robust rules exactly as the agents run them. */
-export interface AuditRules {
-  verdict(input: RuleInput): { accepted: boolean[] };
-  aggregate(input: RuleInput): Float32Array;
-}
+export const protocolRules: AuditRules = { verdict: roundVerdict, aggregate: aggregateAccepted };
 
 export interface AuditIO {
   chain: AuditChain;
   /** Bytes behind a CID (throws when unavailable). */
   fetch(cid: string): Promise<Uint8Array>;
-  /** The CID `ipfs add` gives these bytes. */
-  cidOf(bytes: Uint8Array, cidVersion: 0 | 1): Promise<string>;
-  rules: AuditRules;
+  rules?: AuditRules;
 }
 
 export interface AuditCommitCheck {
@@ -99,25 +95,25 @@ export interface AuditResult {
   differences: string[];
 }
 
-const hexMask = (mask: bigint): string => "0x" + mask.toString(16);
-
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function cidVersionOf(cid: string): 0 | 1 {
-  return parseCid(cid)?.version === 0 ? 0 : 1;
+async function fetchModel(io: AuditIO, cid: string, spec: ModelSpec): Promise<Float32Array> {
+  return decodeUpdate(await io.fetch(cid), spec);
 }
 
 export async function auditRound(round: number, io: AuditIO): Promise<AuditResult> {
+  const rules = io.rules ?? protocolRules;
   const differences: string[] = [];
   const state = await io.chain.round(round);
   const config = await io.chain.taskConfig();
+  const setting: RuleSetting = { rule: config.rule, ruleParam: config.ruleParam };
   const result: AuditResult = {
     round,
     ok: false,
-    rule: `${ROBUST_RULES[config.robustRule] ?? `rule ${config.robustRule}`} (param ${config.ruleParam})`,
-    acceptedMaskOnChain: hexMask(state.acceptedMask),
+    rule: `${config.rule} (param ${config.ruleParamRaw})`,
+    acceptedMaskOnChain: maskHex(state.acceptedMask),
     acceptedMaskRecomputed: null,
     globalCidOnChain: state.finalCid,
     globalCidRecomputed: null,
@@ -125,13 +121,13 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
     verifiers: [],
     differences,
   };
-  if (state.phase !== PHASE_FINALIZED) {
+  if (state.phase !== Phase.Finalized) {
     differences.push(`round ${round} is not finalized (phase ${phaseName(state.phase)}): there is no final CID to reproduce`);
     return result;
   }
 
   let spec: ModelSpec;
-  let global: Float32Array;
+  const models: RoundModels = { global: new Float32Array(0), previousGlobal: null };
   try {
     spec = decodeModelSpec(await io.fetch(config.modelSpecCid));
   } catch (error) {
@@ -139,57 +135,55 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
     return result;
   }
   try {
-    global = flattenWeights(decodeWeights(await io.fetch(state.globalModelCid), spec));
+    models.global = await fetchModel(io, state.globalModelCid, spec);
   } catch (error) {
     differences.push(`round ${round}'s starting global model ${state.globalModelCid} unavailable or invalid: ${errorText(error)}`);
     return result;
   }
+  if (round > 1) {
+    const previous = (await io.chain.round(round - 1)).globalModelCid;
+    try {
+      models.previousGlobal = await fetchModel(io, previous, spec);
+    } catch (error) {
+      differences.push(`round ${round - 1}'s global model ${previous} (the rule's reference) unavailable or invalid: ${errorText(error)}`);
+      return result;
+    }
+  }
 
   const commits: AuditCommit[] = [];
   for (let i = 0; i < state.commitCount; i++) commits.push(await io.chain.commit(round, i));
-  const weights = await Promise.all(
-    commits.map(async (c): Promise<Float32Array | string> => {
-      try {
-        return flattenWeights(decodeWeights(await io.fetch(c.cid), spec));
-      } catch (error) {
-        return errorText(error);
-      }
-    }),
-  );
-
-  // 1. Verdict, as an honest verifier computes it: invalid updates rejected, the rest scored.
-  const validIndices = commits.map((c) => c.index).filter((i) => typeof weights[i] !== "string");
-  const recomputed = commits.map(() => false);
-  let verdictError: string | null = null;
-  if (validIndices.length > 0) {
+  const updates: RoundUpdate[] = await Promise.all(commits.map(async (c): Promise<RoundUpdate> => {
+    let cid: CID;
     try {
-      const verdict = io.rules.verdict({
-        ruleId: config.robustRule,
-        ruleParam: config.ruleParam,
-        global,
-        updates: validIndices.map((i) => weights[i] as Float32Array),
-        numSamples: validIndices.map((i) => commits[i].numSamples),
-      });
-      validIndices.forEach((commitIndex, k) => {
-        recomputed[commitIndex] = verdict.accepted[k] === true;
-      });
+      cid = parseCid(c.cid);
     } catch (error) {
-      verdictError = errorText(error);
-      differences.push(`the robust rule failed on this round's updates: ${verdictError}`);
+      throw new Error(`commit ${c.index} has an invalid CID on chain: ${errorText(error)}`);
     }
+    try {
+      return { cid, numSamples: c.numSamples, weights: await fetchModel(io, c.cid, spec) };
+    } catch (error) {
+      return { cid, numSamples: c.numSamples, weights: null, unusable: { code: "bad-encoding", message: errorText(error) } };
+    }
+  }));
+
+  // 1. Verdict, as an honest verifier computes it.
+  let verdict: RoundVerdict | null = null;
+  try {
+    verdict = rules.verdict(setting, models, updates);
+    result.acceptedMaskRecomputed = maskHex(verdict.mask);
+  } catch (error) {
+    differences.push(`the robust rule failed on this round's updates: ${errorText(error)}`);
   }
-  const recomputedMask = recomputed.reduce((m, a, i) => (a ? m | (1n << BigInt(i)) : m), 0n);
-  if (verdictError === null) result.acceptedMaskRecomputed = hexMask(recomputedMask);
-  result.commits = commits.map((c) => ({
+  result.commits = commits.map((c, i) => ({
     index: c.index,
     trainer: c.trainer,
     cid: c.cid,
     numSamples: c.numSamples,
-    problem: typeof weights[c.index] === "string" ? (weights[c.index] as string) : null,
-    acceptedOnChain: maskBit(state.acceptedMask, c.index),
-    acceptedRecomputed: recomputed[c.index],
+    problem: updates[i].weights ? null : updates[i].unusable?.message ?? "unavailable",
+    acceptedOnChain: maskHas(state.acceptedMask, c.index),
+    acceptedRecomputed: verdict?.accepted[i] ?? false,
   }));
-  if (verdictError === null) {
+  if (verdict) {
     for (const c of result.commits) {
       if (c.acceptedOnChain !== c.acceptedRecomputed) {
         const why = c.problem ? ` (update invalid: ${c.problem})` : "";
@@ -200,37 +194,27 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
       }
     }
     if (state.acceptedMask >> BigInt(commits.length) !== 0n) {
-      differences.push(`on-chain accepted mask ${hexMask(state.acceptedMask)} has bits beyond the ${commits.length} commits`);
+      differences.push(`on-chain accepted mask ${maskHex(state.acceptedMask)} has bits beyond the ${commits.length} commits`);
     }
   }
   if (io.chain.verdicts) {
     for (const v of await io.chain.verdicts(round)) {
-      result.verifiers.push({
-        verifier: v.verifier,
-        acceptedMask: hexMask(v.acceptedMask),
-        matchesRecomputed: verdictError === null && v.acceptedMask === recomputedMask,
-      });
+      result.verifiers.push({ verifier: v.verifier, acceptedMask: maskHex(v.acceptedMask), matchesRecomputed: verdict !== null && v.acceptedMask === verdict.mask });
     }
   }
 
   // 2. Aggregate over the on-chain accepted set, canonical bytes, CID.
-  const accepted = commits.filter((c) => maskBit(state.acceptedMask, c.index));
-  const unusable = accepted.filter((c) => typeof weights[c.index] === "string");
+  const accepted = updates.filter((_, i) => maskHas(state.acceptedMask, commits[i].index));
+  const unusable = commits.filter((c, i) => maskHas(state.acceptedMask, c.index) && !updates[i].weights);
   if (accepted.length === 0) {
     differences.push("the on-chain accepted set is empty: nothing to aggregate");
   } else if (unusable.length > 0) {
-    for (const c of unusable) differences.push(`accepted commit ${c.index} (${c.cid}) cannot be used: ${weights[c.index] as string}`);
+    for (const c of unusable) differences.push(`accepted commit ${c.index} (${c.cid}) cannot be used: ${result.commits[c.index].problem}`);
   } else {
     try {
-      const aggregate = io.rules.aggregate({
-        ruleId: config.robustRule,
-        ruleParam: config.ruleParam,
-        global,
-        updates: accepted.map((c) => weights[c.index] as Float32Array),
-        numSamples: accepted.map((c) => c.numSamples),
-      });
-      const bytes = encodeWeights(unflattenWeights(aggregate, spec));
-      result.globalCidRecomputed = await io.cidOf(bytes, cidVersionOf(state.finalCid));
+      const aggregate = rules.aggregate(setting, models, accepted);
+      const version = parseCid(state.finalCid).version === 0 ? 0 : 1;
+      result.globalCidRecomputed = (await updateCid(encodeUpdate(aggregate, spec), version)).toString();
       if (result.globalCidRecomputed !== state.finalCid) {
         differences.push(`final global model: on chain ${state.finalCid}, recomputed ${result.globalCidRecomputed}`);
       }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { runDemo } from "./demo.ts";
+import { runDemo } from "../node/demo/demo.ts";
 import { startExplorerServer } from "../explorer/server.ts";
 import { createExplorerService } from "../explorer/setup.ts";
 

@@ -131,6 +131,66 @@ function assertFinite(t: NamedTensor): void {
  * The returned arrays are copies (they do not alias `bytes`).
  */
 export function decodeWeights(bytes: Uint8Array, expected?: ModelSpec): ModelWeights {
+  const { tensors, dataOffset } = parseWeightsHeader(bytes, expected);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = dataOffset;
+  const out: NamedTensor[] = [];
+  for (const t of tensors) {
+    const n = shapeSize(t.shape);
+    const values = readFloats(bytes, view, offset, n);
+    const tensor = { name: t.name, shape: [...t.shape], values };
+    assertFinite(tensor);
+    out.push(tensor);
+    offset += n * 4;
+  }
+  return { tensors: out };
+}
+
+/**
+ * Canonical bytes straight to the flat vector the rules work on (one copy), validated exactly as
+ * decodeWeights validates them: header canonical, names and shapes equal to `spec`, every value finite.
+ */
+export function decodeFlatWeights(bytes: Uint8Array, spec: ModelSpec): Float32Array {
+  const { tensors, dataOffset } = parseWeightsHeader(bytes, spec);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const total = tensors.reduce((s, t) => s + shapeSize(t.shape), 0);
+  const flat = readFloats(bytes, view, dataOffset, total);
+  let offset = 0;
+  for (const t of tensors) {
+    const n = shapeSize(t.shape);
+    assertFinite({ name: t.name, shape: t.shape, values: flat.subarray(offset, offset + n) });
+    offset += n;
+  }
+  return flat;
+}
+
+/** The flat vector's canonical bytes for `spec` (one copy; same bytes as encodeWeights(unflattenWeights(flat, spec))). */
+export function encodeFlatWeights(flat: Float32Array, spec: ModelSpec): Uint8Array {
+  const total = parameterCount(spec);
+  if (flat.length !== total) {
+    throw new WeightsSpecMismatchError(`flat vector has ${flat.length} values, the model has ${total} parameters`);
+  }
+  const tensors: NamedTensor[] = [];
+  let offset = 0;
+  for (const t of spec.tensors) {
+    const n = shapeSize(t.shape);
+    tensors.push({ name: t.name, shape: [...t.shape], values: flat.subarray(offset, offset + n) });
+    offset += n;
+  }
+  return encodeWeights({ tensors });
+}
+
+function readFloats(bytes: Uint8Array, view: DataView, offset: number, n: number): Float32Array {
+  const values = new Float32Array(n);
+  if (littleEndian) {
+    new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + n * 4));
+  } else {
+    for (let i = 0; i < n; i++) values[i] = view.getFloat32(offset + 4 * i, true);
+  }
+  return values;
+}
+
+function parseWeightsHeader(bytes: Uint8Array, expected?: ModelSpec): { tensors: { name: string; shape: number[] }[]; dataOffset: number } {
   if (bytes.length < PREFIX_BYTES) throw new WeightsFormatError(`truncated: ${bytes.length} bytes, a weights file has at least ${PREFIX_BYTES}`);
   const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
   if (magic !== WEIGHTS_MAGIC) throw new WeightsFormatError(`bad magic ${JSON.stringify(magic)}, expected "${WEIGHTS_MAGIC}"`);
@@ -165,25 +225,7 @@ export function decodeWeights(bytes: Uint8Array, expected?: ModelSpec): ModelWei
   if (dataBytes < needed) throw new WeightsFormatError(`truncated: header declares ${needed} data bytes, found ${dataBytes}`);
   if (dataBytes > needed) throw new WeightsFormatError(`${dataBytes - needed} trailing bytes after the ${needed} data bytes the header declares`);
   if (expected) checkAgainstSpec(tensors, expected);
-
-  let offset = PREFIX_BYTES + headerLength;
-  const out: NamedTensor[] = [];
-  for (const t of tensors) {
-    const n = shapeSize(t.shape);
-    let values: Float32Array;
-    if (littleEndian) {
-      values = new Float32Array(n);
-      new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + n * 4));
-    } else {
-      values = new Float32Array(n);
-      for (let i = 0; i < n; i++) values[i] = view.getFloat32(offset + 4 * i, true);
-    }
-    const tensor = { name: t.name, shape: [...t.shape], values };
-    assertFinite(tensor);
-    out.push(tensor);
-    offset += n * 4;
-  }
-  return { tensors: out };
+  return { tensors, dataOffset: PREFIX_BYTES + headerLength };
 }
 
 function checkAgainstSpec(tensors: readonly { name: string; shape: readonly number[] }[], spec: ModelSpec): void {

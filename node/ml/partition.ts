@@ -168,3 +168,21 @@ export function labelHistogram(labels: Uint8Array, indices: readonly number[], n
   for (const i of indices) h[labels[i]]++;
   return h;
 }
+
+/**
+ * One peer's shard as every peer computes it: the seeded partition of the labels, capped at
+ * `maxSamples` (the first ones), with a fixed tail as the peer's validation split (never trained
+ * on). The agents' learner and the simulator both call this, so their shards are the same samples.
+ */
+export function peerShard(
+  labels: Uint8Array,
+  o: { peers: number; peerIndex: number; partition: PartitionScheme; partitionSeed: number; maxSamples?: number; validationFraction?: number },
+): { train: number[]; validation: number[] } {
+  if (!Number.isInteger(o.peerIndex) || o.peerIndex < 0 || o.peerIndex >= o.peers) {
+    throw new PartitionError(`peer index ${o.peerIndex} is not in 0..${o.peers - 1}`);
+  }
+  let mine = partition(labels, o.peers, o.partition, o.partitionSeed)[o.peerIndex];
+  if (o.maxSamples && mine.length > o.maxSamples) mine = mine.slice(0, o.maxSamples);
+  const nVal = Math.max(1, Math.floor(mine.length * (o.validationFraction ?? 0.1)));
+  return { train: mine.slice(0, mine.length - nVal), validation: mine.slice(mine.length - nVal) };
+}

@@ -1,23 +1,37 @@
-import type { TransactionReceipt } from "ethers";
-import type { TaskConnection } from "../chain/connect.ts";
-import type { TaskConfigView } from "../chain/task.ts";
-import type { ModelSpec } from "../ml/types.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
+import type { TaskChain } from "../chain/task-chain.ts";
 import type { Logger } from "../lib/log.ts";
-import type { Learner } from "../agent/learner.ts";
+import type { ModelSpec } from "../ml/types.ts";
+import type { Learner } from "../ml/learner.ts";
+import type { AttackPlan } from "../protocol/local-update.ts";
+import type { TaskConfig } from "../protocol/task-config.ts";
+import type { ModelFetcher } from "./models.ts";
 
-/** What a role needs from its agent for one round. Injected, so roles stay small and testable. */
+export type { Learner } from "../ml/learner.ts";
+
+/**
+ * What a role needs for one round, injected: the typed chain, the content store, the model fetcher
+ * (byte and time budgets, per-round cache), the learner and a clock. Roles hold no other state, so
+ * they run the same against `hardhat node` + Helia or an in-process chain + an in-memory store.
+ */
 export interface RoleContext {
-  conn: TaskConnection;
+  chain: TaskChain;
   store: ModelStore;
+  models: ModelFetcher;
   log: Logger;
-  task: TaskConfigView;
+  task: TaskConfig;
   spec: ModelSpec;
-  peerIndex: number;
-  /** Fetch + decode + validate a weights CID (cached). Throws with the reason on failure. */
-  fetchWeights(cid: string): Promise<Float32Array>;
-  /** Encode canonically, add + pin on IPFS, return the CID. */
-  putWeights(flat: Float32Array): Promise<string>;
-  send(method: string, args: unknown[]): Promise<TransactionReceipt>;
+  /** This peer's data shard index and the number of shards (the simulator's peer index). */
+  dataIndex: number;
+  numPeers: number;
   learner(): Promise<Learner>;
+  /** Seconds since the epoch, as the chain's deadlines count them. */
+  now(): number;
+}
+
+export interface TrainerState {
+  attack?: AttackPlan;
+  /** rounds this peer has contributed a DP-noised update to (its own privacy spend) */
+  dpRoundsSpent: number;
+  budgetExhaustedLogged: boolean;
 }

@@ -1,22 +1,14 @@
-import { cidToBytes } from "../chain/cid.ts";
-import type { RoundView } from "../chain/task.ts";
-import type { RoleContext } from "./context.ts";
-import { activeAttack, type Attack } from "../agent/attack.ts";
-import { privatizeUpdate, secureGaussianSource } from "../privacy/gaussian.ts";
+import { CID } from "multiformats/cid";
 import { cumulativeEpsilonMilli, maxCommitsWithinBudget } from "../privacy/config.ts";
-import { dpConfigOf } from "./dp.ts";
+import { secureGaussianSource } from "../privacy/gaussian.ts";
+import { localUpdate } from "../protocol/local-update.ts";
+import type { RoundState } from "../chain/task-chain.ts";
+import type { RoleContext, TrainerState } from "./context.ts";
 
-export interface TrainerState {
-  attack?: Attack;
-  /** rounds this peer has contributed a DP-noised update to (its own privacy spend) */
-  dpRoundsSpent: number;
-  budgetExhaustedLogged: boolean;
-}
-
-/** Train on the round's global model and commit the update. Returns true when committed. */
-export async function runTrainer(ctx: RoleContext, round: RoundView, state: TrainerState): Promise<boolean> {
+/** Train on the round's global model and commit the update (protocol/local-update.ts). Returns true when committed. */
+export async function runTrainer(ctx: RoleContext, round: RoundState, state: TrainerState): Promise<boolean> {
   const { task, log } = ctx;
-  const dp = dpConfigOf(task);
+  const dp = task.dp;
   if (dp && state.dpRoundsSpent + 1 > maxCommitsWithinBudget(dp)) {
     if (!state.budgetExhaustedLogged) {
       const next = cumulativeEpsilonMilli(state.dpRoundsSpent + 1, dp) / 1000;
@@ -25,26 +17,22 @@ export async function runTrainer(ctx: RoleContext, round: RoundView, state: Trai
     }
     return false;
   }
-  const global = await ctx.fetchWeights(round.globalModelCid);
+  if (!round.globalModelCid) throw new Error(`round ${round.round} has no global model CID`);
+  const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
   const learner = await ctx.learner();
-  const attack = activeAttack(state.attack, round.round);
-  const trained = await learner.train(global, { labelTransform: attack?.labelTransform });
-  let weights = trained.weights;
-  if (attack?.transform) weights = attack.transform({ round: round.round, globalWeights: global, honestWeights: weights });
-  if (dp) {
-    const delta = new Float32Array(weights.length);
-    for (let i = 0; i < weights.length; i++) delta[i] = weights[i] - global[i];
-    const p = privatizeUpdate(delta, dp.clipNorm, dp.noiseMultiplier, secureGaussianSource());
-    weights = new Float32Array(weights.length);
-    for (let i = 0; i < weights.length; i++) weights[i] = global[i] + p.noised[i];
+  const update = await localUpdate(global, learner, {
+    round: round.round, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack,
+    privacy: dp ? { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noise: secureGaussianSource() } : null,
+  });
+  if (update.dp) {
     state.dpRoundsSpent++;
-    log.info("dp-applied", { round: round.round, preClipNorm: p.preClipNorm.toFixed(3), clipped: p.clipped });
+    log.info("dp-applied", { round: round.round, preClipNorm: update.dp.preClipNorm.toFixed(3), clipped: update.dp.clipped });
   }
-  const cid = await ctx.putWeights(weights);
-  const receipt = await ctx.send("commitUpdate", [round.round, cidToBytes(cid), trained.samples]);
+  const cid = CID.parse(await ctx.models.put(update.weights));
+  const sent = await ctx.chain.commitUpdate(round.round, cid, update.samples);
   log.info("committed", {
-    round: round.round, cid, samples: trained.samples, trainSeconds: trained.seconds.toFixed(2),
-    loss: trained.loss.toFixed(4), gas: receipt.gasUsed, ...(attack ? { attack: attack.kind } : {}),
+    round: round.round, cid: cid.toString(), samples: update.samples, trainSeconds: update.seconds.toFixed(2),
+    loss: update.loss.toFixed(4), gas: sent.gasUsed, ...(update.attack ? { attack: update.attack } : {}),
   });
   return true;
 }

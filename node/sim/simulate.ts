@@ -1,15 +1,28 @@
-// In-process federated simulation for benchmarks and tests: the same rules, attacks, codec and DP
-// hook the agents use, with every peer's training run on one reused tfjs model.
-import { createRule, judgeUpdates, subtract, type RuleId } from "../aggregation/index.ts";
-import { applyAttack, labelFlip, type AttackKind } from "../attacks/index.ts";
+/**
+ * The round protocol driven in one process, for benchmarks and tests. It runs the very same
+ * protocol code as the agents: each peer is a real Learner on its own shard (ml/learner.ts, the
+ * agents' learner), its update comes from protocol/local-update.ts, goes through the canonical
+ * codec and gets its CID; the verdict and the aggregate come from protocol/verdict.ts. What the
+ * simulator leaves out is only the I/O: the chain, IPFS and separate processes. With the same
+ * seeds it reproduces an agent run's masks and global CIDs bit for bit (bench:equivalence).
+ */
+import type { AttackKind } from "../attacks/index.ts";
+import { createLogger } from "../lib/log.ts";
 import { initBackend, type BackendPreference } from "../ml/backend.ts";
-import { decodeWeights, encodeWeights, flattenWeights, unflattenWeights } from "../ml/codec.ts";
 import { loadDataset, selectSamples, type Dataset } from "../ml/datasets.ts";
-import { createModel, modelSpecFor } from "../ml/models.ts";
-import { partition, type PartitionScheme } from "../ml/partition.ts";
+import { createLearner, learnerSeed, type Learner } from "../ml/learner.ts";
+import { createModel, initialWeights, modelSpecFor } from "../ml/models.ts";
+import type { PartitionScheme } from "../ml/partition.ts";
 import { deriveSeed, mulberry32, permutation } from "../ml/random.ts";
-import { evaluate, getWeights, setWeights, trainLocal } from "../ml/train.ts";
-import { privatizeUpdate, seededGaussianSource } from "../privacy/gaussian.ts";
+import { evaluate, setWeights, type OptimizerName } from "../ml/train.ts";
+import { flattenWeights, unflattenWeights } from "../ml/codec.ts";
+import { seededGaussianSource } from "../privacy/gaussian.ts";
+import { maskHex } from "../protocol/codecs.ts";
+import { ruleNameOf, type RuleName } from "../protocol/ids.ts";
+import { craftUpdate, delta, honestUpdate, type AttackPlan } from "../protocol/local-update.ts";
+import { decodeUpdate, encodeUpdate, updateCid } from "../protocol/model-bytes.ts";
+import { aggregateAccepted, roundVerdict, type RoundUpdate } from "../protocol/verdict.ts";
+import { dataAttacks } from "../attacks/index.ts";
 
 export class SimulationParameterError extends Error {
   override name = "SimulationParameterError";
@@ -21,20 +34,28 @@ export interface SimulationOptions {
   numPeers: number;
   rounds: number;
   partition: PartitionScheme;
+  /** Seed of the partition (the agents' --partition-seed); defaults to `seed`. */
+  partitionSeed?: number;
   /** Indices of the Byzantine peers. */
   attackers: number[];
   attack?: AttackKind;
   /** Extra attack knobs (sigma, scale, z, epsilon). */
   attackParams?: Partial<Record<"sigma" | "scale" | "z" | "epsilon", number>>;
-  rule: RuleId;
+  /** The task's robust rule, by name (or its on-chain id). */
+  rule: RuleName | number;
+  /** The rule parameter in natural units. */
   ruleParam: number;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
+  /** Local optimizer; "sgd" unless given (the agents default to adam). */
+  optimizer?: OptimizerName;
   seed: number;
-  /** Each trainer clips its delta and adds Gaussian noise (seeded source: simulation only). */
+  /** Seed of the initial global model (the task creator's); defaults to a value derived from `seed`. */
+  initialModelSeed?: number;
+  /** Each honest trainer clips its delta and adds Gaussian noise (seeded source: simulation only). */
   dp?: { clipNorm: number; noiseMultiplier: number };
-  /** Cap on each peer's shard (a seeded random subset keeps its label mix). */
+  /** Cap on each peer's shard (its first samples, as the agents' --max-samples). */
   maxSamplesPerPeer?: number;
   /** Test samples used for evaluation (a seeded random subset of the 10k test split). */
   testSamples?: number;
@@ -50,6 +71,12 @@ export interface SimulationRound {
   rejectedAttackers: number;
   acceptedHonest: number;
   rejectedHonest: number;
+  /** Accepted mask in peer order (bit p = peer p's update accepted). */
+  mask: string;
+  /** Each peer's update CID, in peer order. */
+  updateCids: string[];
+  /** The next global model's CID; null when nothing was accepted (the round fails, the global stays). */
+  globalCid: string | null;
   seconds: number;
 }
 
@@ -60,11 +87,10 @@ export interface SimulationResult {
   samplesPerPeer: number[];
 }
 
-const datasetCache = new Map<string, Dataset>();
-function cachedDataset(name: string, split: "train" | "test"): Dataset {
-  const key = `${name}/${split}`;
-  let d = datasetCache.get(key);
-  if (!d) { d = loadDataset(name, split); datasetCache.set(key, d); }
+const testCache = new Map<string, Dataset>();
+function testSet(name: string): Dataset {
+  let d = testCache.get(name);
+  if (!d) { d = loadDataset(name, "test"); testCache.set(name, d); }
   return d;
 }
 
@@ -81,85 +107,86 @@ function check(opts: SimulationOptions): void {
   if (opts.attackers.length > 0 && !opts.attack) bad(`${opts.attackers.length} attackers given but no attack kind`);
 }
 
-/** Runs `rounds` federated rounds and reports accuracy and verdict counts per round. */
+const silent = createLogger({ name: "sim", level: "error", write: () => {} });
+
+/** Runs `rounds` federated rounds and reports accuracy, verdicts and CIDs per round. */
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
   check(opts);
   const backend = await initBackend(opts.backend ?? "wasm");
   const spec = modelSpecFor(opts.model);
-  const rule = createRule(opts.rule);
-  const train = cachedDataset(opts.dataset, "train");
-  const testFull = cachedDataset(opts.dataset, "test");
+  const rule: RuleName = typeof opts.rule === "number" ? ruleNameOf(opts.rule) : opts.rule;
+  const setting = { rule, ruleParam: opts.ruleParam };
+  const testFull = testSet(opts.dataset);
   const test = opts.testSamples && opts.testSamples < testFull.count
     ? selectSamples(testFull, permutation(testFull.count, mulberry32(deriveSeed(opts.seed, 0x7e57))).slice(0, opts.testSamples))
     : testFull;
-  const shards = partition(train.labels, opts.numPeers, opts.partition, opts.seed).map((idx, p) => {
-    if (!opts.maxSamplesPerPeer || idx.length <= opts.maxSamplesPerPeer) return idx;
-    const order = permutation(idx.length, mulberry32(deriveSeed(opts.seed, 0xca9, p)));
-    return order.slice(0, opts.maxSamplesPerPeer).sort((a, b) => a - b).map((i) => idx[i]);
-  });
   const isAttacker = new Set(opts.attackers);
-  const peerData = shards.map((idx, p) => {
-    const data = selectSamples(train, idx);
-    return isAttacker.has(p) && opts.attack === "label-flip" ? { ...data, labels: labelFlip(data.labels) } : data;
-  });
+  const plan: AttackPlan | undefined = opts.attack ? { kind: opts.attack, params: opts.attackParams } : undefined;
 
-  const model = createModel(spec, deriveSeed(opts.seed, 0x1417));
+  const learners: Learner[] = [];
+  const evalModel = createModel(spec, 0);
   const rounds: SimulationRound[] = [];
   try {
-    let global = flattenWeights(getWeights(model));
-    let referenceDelta: Float32Array | undefined;
+    for (let p = 0; p < opts.numPeers; p++) {
+      learners.push(await createLearner({
+        dataset: opts.dataset, partition: opts.partition, partitionSeed: opts.partitionSeed ?? opts.seed,
+        peers: opts.numPeers, peerIndex: p, maxSamples: opts.maxSamplesPerPeer,
+        epochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate, optimizer: opts.optimizer ?? "sgd",
+        backend: opts.backend ?? "wasm", spec, seed: learnerSeed(p), log: silent,
+      }));
+    }
+    let global = flattenWeights(initialWeights(spec, opts.initialModelSeed ?? deriveSeed(opts.seed, 0x1417)));
+    let previousGlobal: Float32Array | null = null;
     for (let r = 1; r <= opts.rounds; r++) {
       const t0 = performance.now();
-      const honest: Float32Array[] = [];
+      // 1-2. every peer's honest update (an attacker's data attack poisons its training here)
+      const honest: Awaited<ReturnType<typeof honestUpdate>>[] = [];
       for (let p = 0; p < opts.numPeers; p++) {
-        setWeights(model, unflattenWeights(global, spec));
-        trainLocal(model, peerData[p], {
-          epochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate,
-          optimizer: "sgd", seed: deriveSeed(opts.seed, r, p),
-        });
-        let w = flattenWeights(getWeights(model));
-        if (opts.dp) {
-          const { noised } = privatizeUpdate(subtract(w, global), opts.dp.clipNorm, opts.dp.noiseMultiplier, seededGaussianSource(deriveSeed(opts.seed, 0xd9, r, p)));
-          w = Float32Array.from(global, (g, k) => g + noised[k]);
-        }
-        honest.push(w);
+        honest.push(await honestUpdate(global, learners[p], {
+          round: r, attack: isAttacker.has(p) ? plan : undefined,
+          privacy: opts.dp ? { ...opts.dp, noise: seededGaussianSource(deriveSeed(opts.seed, 0xd9, r, p)) } : null,
+        }));
       }
-      const colluderHonestDeltas = opts.attackers.map((a) => subtract(honest[a], global));
-      // What arrives from IPFS: every update goes through the canonical codec, in commit (peer) order.
-      const received = honest.map((w, p) => {
-        const sent = isAttacker.has(p) && opts.attack
-          ? applyAttack(opts.attack, {
-            globalWeights: global, honestWeights: w, colluderHonestDeltas, numPeers: opts.numPeers,
-            numAttackers: opts.attackers.length, seed: deriveSeed(opts.seed, 0xa77, r, p), params: opts.attackParams,
-          })
-          : w;
-        return flattenWeights(decodeWeights(encodeWeights(unflattenWeights(sent, spec)), spec));
-      });
-      const numSamples = peerData.map((d) => d.count);
-      const ctx = { numSamples, param: opts.ruleParam, globalWeights: global, referenceDelta };
-      const { accepted } = judgeUpdates(rule, received, global, ctx);
-      const keep = received.map((_, i) => i).filter((i) => accepted[i]);
+      // 3. the colluders share their honest deltas and rewrite their updates
+      const colluderHonestDeltas = opts.attackers.map((a) => delta(honest[a].weights, global));
+      const sent = honest.map((h, p) =>
+        isAttacker.has(p) && plan && !dataAttacks.includes(plan.kind)
+          ? craftUpdate(plan, { round: r, peerIndex: p, numPeers: opts.numPeers, global, honest: h.weights, colluderHonestDeltas })
+          : h.weights);
+      // What arrives from IPFS: canonical bytes, decoded, under their CID.
+      const updates: RoundUpdate[] = [];
+      for (let p = 0; p < opts.numPeers; p++) {
+        const bytes = encodeUpdate(sent[p], spec);
+        updates.push({ cid: await updateCid(bytes), numSamples: honest[p].samples, weights: decodeUpdate(bytes, spec) });
+      }
+      const models = { global, previousGlobal };
+      const verdict = roundVerdict(setting, models, updates);
+      const accepted = updates.filter((_, p) => verdict.accepted[p]);
       let next = global;
-      if (keep.length > 0) {
-        next = rule.aggregate(keep.map((i) => received[i]), keep.map((i) => numSamples[i]), { ...ctx, numSamples: keep.map((i) => numSamples[i]) });
+      let globalCid: string | null = null;
+      if (accepted.length > 0) {
+        next = aggregateAccepted(setting, models, accepted);
+        globalCid = (await updateCid(encodeUpdate(next, spec))).toString();
       }
-      referenceDelta = subtract(next, global);
+      previousGlobal = global;
       global = next;
-      setWeights(model, unflattenWeights(global, spec));
-      const { accuracy, loss } = evaluate(model, test);
+      setWeights(evalModel, unflattenWeights(global, spec));
+      const { accuracy, loss } = evaluate(evalModel, test);
       let acceptedAttackers = 0, acceptedHonest = 0;
-      accepted.forEach((ok, p) => { if (ok) { if (isAttacker.has(p)) acceptedAttackers++; else acceptedHonest++; } });
+      verdict.accepted.forEach((ok, p) => { if (ok) { if (isAttacker.has(p)) acceptedAttackers++; else acceptedHonest++; } });
       const round: SimulationRound = {
         round: r, accuracy, loss,
         acceptedAttackers, rejectedAttackers: opts.attackers.length - acceptedAttackers,
         acceptedHonest, rejectedHonest: opts.numPeers - opts.attackers.length - acceptedHonest,
+        mask: maskHex(verdict.mask), updateCids: updates.map((u) => u.cid.toString()), globalCid,
         seconds: (performance.now() - t0) / 1000,
       };
       rounds.push(round);
       opts.onRound?.(round);
     }
   } finally {
-    model.dispose();
+    evalModel.dispose();
+    for (const l of learners) l.dispose();
   }
-  return { rounds, backend, parameters: spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0), samplesPerPeer: peerData.map((d) => d.count) };
+  return { rounds, backend, parameters: spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0), samplesPerPeer: learners.map((l) => l.trainSamples) };
 }

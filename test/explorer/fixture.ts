@@ -19,7 +19,8 @@ import {
 import { createEmbeddedStore, type EmbeddedStore } from "../../ipfs/embedded-store.ts";
 import { encodeModelSpec, encodeWeights, flattenWeights, unflattenWeights } from "../../node/ml/codec.ts";
 import type { ModelSpec, ModelWeights } from "../../node/ml/types.ts";
-import { ruleAggregate } from "../../node/agent/rules.ts";
+import { CID } from "multiformats/cid";
+import { aggregateAccepted, ruleNameOf } from "../../node/protocol/index.ts";
 import { federatedTaskArtifact, REPO_ROOT } from "../../explorer/abi.ts";
 import { cidToBytes } from "../../explorer/cid.ts";
 
@@ -212,6 +213,7 @@ export async function createFixture(): Promise<Fixture> {
 
     const rounds: RoundRecord[] = [];
     let global = flattenWeights(initial);
+    let previousGlobal: Float32Array | null = null;
     for (const round of [1, 2]) {
       const corrupted = round === 2;
       const numSamples = [100, 200, 300];
@@ -228,25 +230,25 @@ export async function createFixture(): Promise<Fixture> {
       const masks = corrupted ? [0b110n, 0b110n, 0b111n] : [0b111n, 0b111n, 0b111n];
       for (let i = 0; i < 3; i++) txs.verdict.push((await mined(asPeer(i).submitVerdict(round, masks[i]))).hash);
       const acceptedOnChain = corrupted ? [1, 2] : [0, 1, 2];
-      const honest = ruleAggregate({
-        ruleId: RULE_ID,
-        ruleParam: RULE_PARAM,
-        global,
-        updates: acceptedOnChain.map((i) => updates[i]),
-        numSamples: acceptedOnChain.map((i) => numSamples[i]),
-      });
+      // The aggregate exactly as the agents and the audit compute it (node/protocol).
+      const aggregateOf = (indices: number[]) => aggregateAccepted(
+        { rule: ruleNameOf(RULE_ID), ruleParam: RULE_PARAM }, { global, previousGlobal },
+        indices.map((i) => ({ cid: CID.parse(commitCids[i]), numSamples: numSamples[i], weights: updates[i] })),
+      );
+      const honest = aggregateOf(acceptedOnChain);
       const honestCid = await store.put(encodeWeights(unflattenWeights(honest, SPEC)));
       let finalFlat = honest;
       let finalCid = honestCid;
       if (corrupted) {
         // The colluding aggregators average ALL updates, ignoring the accepted mask.
-        finalFlat = ruleAggregate({ ruleId: RULE_ID, ruleParam: RULE_PARAM, global, updates, numSamples });
+        finalFlat = aggregateOf([0, 1, 2]);
         finalCid = await store.put(encodeWeights(unflattenWeights(finalFlat, SPEC)));
       }
       for (let i = 0; i < 2; i++) {
         txs.aggregate.push((await mined(asPeer(i).submitAggregate(round, cidToBytes(finalCid), 9000 + 100 * round + i, 0))).hash);
       }
       rounds.push({ round, commitCids, numSamples, finalCid, honestCid, txs });
+      previousGlobal = global;
       global = finalFlat;
     }
 

@@ -1,0 +1,227 @@
+/**
+ * TaskChain: the typed chain boundary of a peer. Reads return protocol types (CID objects, plain
+ * numbers, decoded TaskConfig); writes take them and return a small receipt; `changes()` wakes
+ * the agent on every contract event, with polling as the fallback. Built on the contract types
+ * that Hardhat's typechain plugin generates at compile time (types/ethers-contracts).
+ */
+import { Contract, type EventLog, type JsonRpcProvider, type Log, type NonceManager } from "ethers";
+import type { CID } from "multiformats/cid";
+import type { FederatedTask } from "../../types/ethers-contracts/FederatedTask.ts";
+import type { Logger } from "../lib/log.ts";
+import { cidFromBytes } from "../protocol/codecs.ts";
+import type { PhaseValue, RoleName } from "../protocol/ids.ts";
+import { roleBitsOf } from "../protocol/ids.ts";
+import { decodeTaskConfig, type TaskConfig } from "../protocol/task-config.ts";
+import type { TaskConnection } from "./connect.ts";
+import { sendTx } from "./tx.ts";
+
+export interface RoundState {
+  round: number;
+  phase: PhaseValue;
+  phaseDeadline: number;
+  globalModelCid: CID | null;
+  commitCount: number;
+  verdictCount: number;
+  aggregateCount: number;
+  acceptedMask: bigint;
+  finalCid: CID | null;
+  accuracyBps: number;
+  cumulativeEpsilonMilli: number;
+}
+
+export interface Commit {
+  index: number;
+  trainer: string;
+  cid: CID;
+  numSamples: number;
+}
+
+export interface PeerInfo {
+  address: string;
+  peerIndex: number;
+  roles: number;
+  active: boolean;
+  reputation: number;
+  multiaddr: string;
+  publicKey: string;
+}
+
+export interface TaskState {
+  started: boolean;
+  completed: boolean;
+  currentRound: number;
+}
+
+export interface Sent {
+  hash: string;
+  gasUsed: bigint;
+}
+
+/** The read side of the boundary: contract views decoded to protocol types. Needs no signer. */
+export interface TaskReader {
+  readonly contractAddress: string;
+  taskConfig(): Promise<TaskConfig>;
+  taskState(): Promise<TaskState>;
+  round(round: number): Promise<RoundState>;
+  commits(round: number, count: number): Promise<Commit[]>;
+  peers(): Promise<PeerInfo[]>;
+  /** null when `address` never registered. */
+  peer(address: string): Promise<PeerInfo | null>;
+  /** Commit index of `trainer` in `round`, or null when it has not committed. */
+  commitIndexOf(round: number, trainer: string): Promise<number | null>;
+  verdictOf(round: number, verifier: string): Promise<{ voted: boolean; acceptedMask: bigint }>;
+  aggregateOf(round: number, aggregator: string): Promise<{ submitted: boolean; cid: CID | null }>;
+  /** The latest block's timestamp (deadlines are block timestamps). */
+  chainTime(): Promise<number>;
+}
+
+export interface TaskChain extends TaskReader {
+  /** This peer's wallet address. */
+  readonly account: string;
+
+  registerPeer(roles: readonly RoleName[], multiaddr: string, publicKey: string): Promise<Sent>;
+  updateMultiaddr(multiaddr: string): Promise<Sent>;
+  commitUpdate(round: number, cid: CID, numSamples: number): Promise<Sent>;
+  submitVerdict(round: number, acceptedMask: bigint): Promise<Sent>;
+  submitAggregate(round: number, cid: CID, accuracyBps: number, cumulativeEpsilonMilli: number): Promise<Sent>;
+  advancePhase(round: number): Promise<Sent>;
+
+  /**
+   * Resolves on the next event the contract emits, or after `timeoutMs` (the polling fallback),
+   * whichever comes first. Returns true when an event woke it.
+   */
+  nextChange(timeoutMs: number): Promise<boolean>;
+  close(): void;
+}
+
+const req = <T>(v: T | null, what: string): T => {
+  if (v === null) throw new Error(`${what} is empty on chain`);
+  return v;
+};
+
+const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+
+/** TaskReader over a contract connected to any provider or signer. */
+export function taskReader(contract: Contract): TaskReader {
+  const task = contract as unknown as FederatedTask;
+  const provider = contract.runner?.provider;
+  if (!provider) throw new Error("taskReader: the contract has no provider");
+  const toPeer = (address: string, p: Awaited<ReturnType<FederatedTask["getPeer"]>>): PeerInfo => ({
+    address, peerIndex: Number(p.peerIndex), roles: Number(p.roles), active: Boolean(p.active),
+    reputation: Number(p.reputation), multiaddr: p.multiaddr, publicKey: p.publicKey,
+  });
+
+  return {
+    contractAddress: String(contract.target),
+    async taskConfig() {
+      return decodeTaskConfig(await task.taskConfig());
+    },
+    async taskState() {
+      const [started, completed, currentRound] = await Promise.all([task.taskStarted(), task.taskCompleted(), task.currentRound()]);
+      return { started, completed, currentRound: Number(currentRound) };
+    },
+    async round(round) {
+      const r = await task.getRound(round);
+      return {
+        round,
+        phase: Number(r.phase) as PhaseValue,
+        phaseDeadline: Number(r.phaseDeadline),
+        globalModelCid: cidFromBytes(bytes(r.globalModelCid)),
+        commitCount: Number(r.commitCount),
+        verdictCount: Number(r.verdictCount),
+        aggregateCount: Number(r.aggregateCount),
+        acceptedMask: BigInt(r.acceptedMask),
+        finalCid: cidFromBytes(bytes(r.finalCid)),
+        accuracyBps: Number(r.accuracyBps),
+        cumulativeEpsilonMilli: Number(r.cumulativeEpsilonMilli),
+      };
+    },
+    async commits(round, count) {
+      return Promise.all(Array.from({ length: count }, async (_, index) => {
+        const c = await task.getCommit(round, index);
+        return { index, trainer: c.trainer, cid: req(cidFromBytes(bytes(c.cid)), `commit ${index} of round ${round}`), numSamples: Number(c.numSamples) };
+      }));
+    },
+    async peers() {
+      const n = Number(await task.peerCount());
+      return Promise.all(Array.from({ length: n }, async (_, i) => {
+        const address = await task.peerAt(i);
+        return toPeer(address, await task.getPeer(address));
+      }));
+    },
+    async peer(address) {
+      const p = await task.getPeer(address).catch(() => null);
+      if (!p) return null;
+      return toPeer(address, p);
+    },
+    async commitIndexOf(round, trainer) {
+      const i = Number(await task.commitIndexOf(round, trainer));
+      return i === 0 ? null : i - 1;
+    },
+    async verdictOf(round, verifier) {
+      const v = await task.getVerdict(round, verifier);
+      return { voted: v.voted, acceptedMask: BigInt(v.acceptedMask) };
+    },
+    async aggregateOf(round, aggregator) {
+      const a = await task.getAggregate(round, aggregator);
+      return { submitted: a.submitted, cid: cidFromBytes(bytes(a.cid)) };
+    },
+    async chainTime() {
+      const b = await provider.getBlock("latest");
+      return b?.timestamp ?? Math.floor(Date.now() / 1000);
+    },
+  };
+}
+
+/** TaskChain over a live connection (ethers JSON-RPC provider + NonceManager signer). */
+export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
+  const task = conn.task as unknown as FederatedTask;
+  const contract = conn.task as Contract;
+  const send = async (method: string, args: unknown[]): Promise<Sent> => {
+    const r = await sendTx(contract, conn.signer as NonceManager, method, args, log);
+    return { hash: r.hash, gasUsed: r.gasUsed };
+  };
+  const contractAddress = String(contract.target);
+  let waiters: (() => void)[] = [];
+  const wake = (_: Log | EventLog) => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const filter = { address: contractAddress };
+  let listening = false;
+  const provider = conn.provider as JsonRpcProvider;
+  const ensureListening = () => {
+    if (listening) return;
+    listening = true;
+    void provider.on(filter, wake).catch((err: Error) => {
+      listening = false;
+      log.debug("event-subscription-failed", { reason: err.message });
+    });
+  };
+
+  return {
+    ...taskReader(contract),
+    account: conn.address,
+    registerPeer: (roles, multiaddr, publicKey) => send("registerPeer", [roleBitsOf(roles), multiaddr, publicKey]),
+    updateMultiaddr: (multiaddr) => send("updateMultiaddr", [multiaddr]),
+    commitUpdate: (round, cid, numSamples) => send("commitUpdate", [round, cid.bytes, numSamples]),
+    submitVerdict: (round, mask) => send("submitVerdict", [round, mask]),
+    submitAggregate: (round, cid, accuracyBps, eps) => send("submitAggregate", [round, cid.bytes, accuracyBps, eps]),
+    advancePhase: (round) => send("advancePhase", [round]),
+    nextChange(timeoutMs) {
+      ensureListening();
+      return new Promise((resolve) => {
+        const t = setTimeout(() => { waiters = waiters.filter((w) => w !== done); resolve(false); }, timeoutMs);
+        const done = () => { clearTimeout(t); resolve(true); };
+        waiters.push(done);
+      });
+    },
+    close() {
+      if (listening) void provider.off(filter, wake);
+      listening = false;
+      for (const f of waiters) f();
+      waiters = [];
+    },
+  };
+}

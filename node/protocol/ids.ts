@@ -1,0 +1,91 @@
+/**
+ * The names of a round: roles, phases, robust rules, attacks, failure reasons. Ids appear on chain
+ * only; everything above the chain boundary (CLIs, logs, the explorer) speaks names.
+ */
+
+/** Role bits a peer registers with (IFederatedTask: bit 0 trainer, bit 1 verifier, bit 2 aggregator). */
+export const ROLE_BITS = { trainer: 1, verifier: 2, aggregator: 4 } as const;
+export type RoleName = keyof typeof ROLE_BITS;
+export const ROLE_NAMES = Object.keys(ROLE_BITS) as RoleName[];
+
+export function roleBitsOf(roles: readonly RoleName[]): number {
+  return roles.reduce((bits, r) => bits | ROLE_BITS[r], 0);
+}
+
+export function roleNamesOf(bits: number): RoleName[] {
+  return ROLE_NAMES.filter((r) => (bits & ROLE_BITS[r]) !== 0);
+}
+
+/** IFederatedTask.Phase. */
+export const Phase = { None: 0, Training: 1, Verification: 2, Aggregation: 3, Finalized: 4, Failed: 5 } as const;
+export type PhaseValue = (typeof Phase)[keyof typeof Phase];
+
+export function phaseName(p: number): string {
+  return Object.keys(Phase).find((k) => Phase[k as keyof typeof Phase] === p) ?? `phase${p}`;
+}
+
+/** The robust rules a task may name; the id is what TaskConfig.robustRule stores. */
+export const RULE_ID_BY_NAME = {
+  fedavg: 0,
+  krum: 1,
+  "multi-krum": 2,
+  median: 3,
+  "trimmed-mean": 4,
+  "centered-clipping": 5,
+} as const;
+export type RuleName = keyof typeof RULE_ID_BY_NAME;
+export type RuleId = (typeof RULE_ID_BY_NAME)[RuleName];
+export const RULE_NAMES = Object.keys(RULE_ID_BY_NAME) as RuleName[];
+
+/** What the rule's on-chain uint16 parameter means, for help texts and the explorer. */
+export const RULE_PARAM_MEANING: Record<RuleName, string> = {
+  fedavg: "unused",
+  krum: "f, the number of Byzantine updates tolerated",
+  "multi-krum": "f, the number of Byzantine updates tolerated",
+  median: "unused",
+  "trimmed-mean": "beta, updates trimmed at each end per coordinate",
+  "centered-clipping": "radius tau in milli-units (0 = automatic)",
+};
+
+export class UnknownNameError extends Error {
+  override name = "UnknownNameError";
+  constructor(readonly kind: string, readonly value: string | number, known: readonly string[]) {
+    super(`unknown ${kind} ${JSON.stringify(value)}; known: ${known.join(", ")}`);
+  }
+}
+
+const RULE_ALIASES: Record<string, RuleName> = {
+  none: "fedavg", multikrum: "multi-krum", trimmedmean: "trimmed-mean", centeredclipping: "centered-clipping", cc: "centered-clipping",
+};
+
+/** A rule name from user input (case-insensitive; a few aliases such as "cc" accepted). */
+export function parseRuleName(input: string): RuleName {
+  const s = input.trim().toLowerCase();
+  if (s in RULE_ID_BY_NAME) return s as RuleName;
+  if (s in RULE_ALIASES) return RULE_ALIASES[s];
+  throw new UnknownNameError("robust rule", input, RULE_NAMES);
+}
+
+export function ruleIdOf(name: RuleName): RuleId {
+  return RULE_ID_BY_NAME[name];
+}
+
+/** The rule an on-chain id names; throws UnknownNameError for ids no rule has. */
+export function ruleNameOf(id: number): RuleName {
+  const hit = RULE_NAMES.find((n) => RULE_ID_BY_NAME[n] === id);
+  if (!hit) throw new UnknownNameError("robust rule id", id, RULE_NAMES.map((n) => `${RULE_ID_BY_NAME[n]} ${n}`));
+  return hit;
+}
+
+/** Why a round failed, as the agents and the explorer report it. */
+export const FAILURE_REASONS = {
+  tooFewTrainers: "fewer commits than minTrainers when training closed",
+  nothingAccepted: "the verifiers' majority accepted no update",
+  noQuorum: "no aggregate CID reached the aggregator quorum before the deadline",
+  acceptedUpdateUnavailable: "an accepted update could not be fetched from any provider before the deadline",
+} as const;
+export type FailureReason = keyof typeof FAILURE_REASONS;
+
+/** Why a verifier rejects one update; `rejected-by-rule` covers the robust rule's own verdict. */
+export type RejectionCode =
+  | "unavailable" | "bad-encoding" | "wrong-length" | "non-finite" | "norm-too-large" | "norm-too-small" | "rejected-by-rule";
