@@ -1,0 +1,172 @@
+/**
+ * The roles on an in-process chain (Hardhat's EDR, the real FederatedTask contract) and an
+ * in-memory content store: no separate process. Trainers commit through protocol localUpdate,
+ * verifiers judge with protocol roundVerdict, aggregators aggregate with protocol aggregateAccepted,
+ * and the contract finalizes the round on the CID that the protocol recomputes.
+ */
+import { expect } from "chai";
+import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
+import hre from "hardhat";
+import { CID } from "multiformats/cid";
+import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
+import { MemoryModelStore } from "../../ipfs/memory-store.ts";
+import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
+import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import { createLogger } from "../../node/lib/log.ts";
+import { encodeModelSpec } from "../../node/ml/codec.ts";
+import type { Learner } from "../../node/ml/learner.ts";
+import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
+import { flattenWeights } from "../../node/ml/codec.ts";
+import { aggregateAccepted, attackPlan, encodeUpdate, maskHas, Phase, updateCid } from "../../node/protocol/index.ts";
+import { AcceptedUpdateUnavailableError, runAggregator } from "../../node/roles/aggregator.ts";
+import type { RoleContext, TrainerState } from "../../node/roles/context.ts";
+import { modelFetcher } from "../../node/roles/models.ts";
+import { runTrainer } from "../../node/roles/trainer.ts";
+import { runVerifier } from "../../node/roles/verifier.ts";
+
+const spec = modelSpecFor("mlp");
+const log = createLogger({ name: "roles-test", level: "error", write: () => {} });
+const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+
+/** A deterministic learner without tfjs: a shared descent direction plus the peer's own noise. */
+function fakeLearner(peer: number): Learner {
+  const direction = new Float32Array(D);
+  const rng = mulberry32(99);
+  for (let k = 0; k < D; k++) direction[k] = (rng() - 0.5) * 0.02;
+  return {
+    backend: "none", trainSamples: 100 + peer, validationSamples: 10,
+    async train(global, opts) {
+      const noise = mulberry32(deriveSeed(peer, opts.round));
+      const w = new Float32Array(D);
+      for (let k = 0; k < D; k++) w[k] = global[k] + direction[k] + (noise() - 0.5) * 0.004;
+      return { weights: w, samples: 100 + peer, seconds: 0, loss: 0 };
+    },
+    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
+    dispose() {},
+  };
+}
+
+describe("roles on an in-process chain and an in-memory store", function () {
+  this.timeout(120_000);
+  let provider: BrowserProvider;
+  let contract: Contract;
+  let chains: TaskChain[];
+  let store: MemoryModelStore;
+  const PEERS = 4; // peer 3 is a sign-flip attacker
+
+  const connFor = async (account: number): Promise<TaskConnection> => {
+    const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
+    const task = contract.connect(signer) as Contract;
+    return { provider: provider as never, signer, address: await signer.getAddress(), task, chainId: 31337n };
+  };
+
+  const ctxFor = (i: number, chain: TaskChain, task: Awaited<ReturnType<TaskChain["taskConfig"]>>): RoleContext => {
+    const learner = fakeLearner(i);
+    return {
+      chain, store, log, task, spec, dataIndex: i, numPeers: PEERS,
+      models: modelFetcher({ store, spec, log }), learner: async () => learner, now: () => Date.now() / 1000,
+    };
+  };
+
+  before(async () => {
+    const connection = await hre.network.connect();
+    provider = new BrowserProvider(connection.provider);
+    store = new MemoryModelStore();
+    const specCid = await store.put(encodeModelSpec(spec));
+    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
+    const { abi, bytecode } = loadTaskArtifact();
+    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
+    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
+    await contract.waitForDeployment();
+    await (await contract.getFunction("configureTask")({
+      ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
+      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600,
+    })).wait();
+    chains = [];
+    for (let i = 0; i < PEERS; i++) {
+      const chain = taskChain(await connFor(i + 1), log);
+      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4001 + i}`, "0x" + String(i + 1).padStart(64, "0"));
+      chains.push(chain);
+    }
+    await (await contract.getFunction("startTask")()).wait();
+  });
+
+  after(() => { for (const c of chains ?? []) c.close(); });
+
+  it("runs a whole round: the attacker is rejected and the round finalizes on the protocol's aggregate", async () => {
+    const task = await chains[0].taskConfig();
+    expect(task.rule).to.equal("centered-clipping");
+    let round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Training);
+    for (let i = 0; i < PEERS; i++) {
+      const state: TrainerState = { dpRoundsSpent: 0, budgetExhaustedLogged: false, attack: i === 3 ? attackPlan("sign-flip") : undefined };
+      expect(await runTrainer(ctxFor(i, chains[i], task), round, state)).to.equal(true);
+    }
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Verification);
+    expect(round.commitCount).to.equal(PEERS);
+    const masks = [];
+    for (let i = 0; i < PEERS; i++) masks.push(await runVerifier(ctxFor(i, chains[i], task), round, 5000));
+    const commits = await chains[0].commits(1, PEERS);
+    const attackerCommit = commits.find((c) => c.trainer === chains[3].account)!;
+    for (const m of masks) {
+      expect(maskHas(m, attackerCommit.index), "attacker rejected").to.equal(false);
+      for (const c of commits) if (c.index !== attackerCommit.index) expect(maskHas(m, c.index), `honest commit ${c.index}`).to.equal(true);
+    }
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Aggregation);
+    const cids = [];
+    for (let i = 0; i < 2; i++) cids.push(await runAggregator(ctxFor(i, chains[i], task), round, 5000));
+    expect(cids[0]).to.equal(cids[1]);
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Finalized);
+    expect(round.finalCid?.toString()).to.equal(cids[0]);
+
+    // The same aggregate recomputed from the store with the protocol alone.
+    const fetch = modelFetcher({ store, spec, log });
+    const global = await fetch.get(round.globalModelCid!, { timeoutMs: 1000 });
+    const accepted = [];
+    for (const c of commits.filter((c) => maskHas(round.acceptedMask, c.index))) {
+      accepted.push({ cid: c.cid, numSamples: c.numSamples, weights: await fetch.get(c.cid, { timeoutMs: 1000 }) });
+    }
+    const again = aggregateAccepted({ rule: task.rule, ruleParam: task.ruleParam }, { global, previousGlobal: null }, accepted);
+    expect((await updateCid(encodeUpdate(again, spec))).toString()).to.equal(cids[0]);
+  });
+
+  it("rejects garbage and oversized commits, and an aggregator refuses to aggregate a withheld accepted update", async () => {
+    const task = await chains[0].taskConfig();
+    let round = await chains[0].round(2);
+    expect(round.phase).to.equal(Phase.Training);
+    // peer 0 and 1 train honestly; peer 2 commits bytes that are not a model; peer 3 commits a
+    // CID whose bytes exceed the model's size; all four are committed on chain.
+    for (let i = 0; i < 2; i++) await runTrainer(ctxFor(i, chains[i], task), round, { dpRoundsSpent: 0, budgetExhaustedLogged: false });
+    const garbage = await store.put(new TextEncoder().encode("not a model"));
+    await chains[2].commitUpdate(2, CID.parse(garbage), 100);
+    const huge = await store.put(new Uint8Array(encodeUpdate(new Float32Array(D), spec).length + 1));
+    await chains[3].commitUpdate(2, CID.parse(huge), 100);
+    round = await chains[0].round(2);
+    expect(round.phase).to.equal(Phase.Verification);
+    const mask = await runVerifier(ctxFor(0, chains[0], task), round, 5000);
+    const commits = await chains[0].commits(2, 4);
+    for (const c of commits) {
+      const honest = c.trainer === chains[0].account || c.trainer === chains[1].account;
+      expect(maskHas(mask, c.index), `commit ${c.index}`).to.equal(honest);
+    }
+    for (let i = 1; i < PEERS; i++) await runVerifier(ctxFor(i, chains[i], task), round, 5000);
+    round = await chains[0].round(2);
+    expect(round.phase).to.equal(Phase.Aggregation);
+    // An aggregator whose store cannot serve an accepted update submits nothing.
+    const empty = new MemoryModelStore();
+    for (const r of [1, 2]) {
+      const g = (await chains[0].round(r)).globalModelCid!.toString();
+      empty.putRaw(g, await store.get(g));
+    }
+    const ctx = { ...ctxFor(0, chains[0], task), store: empty, models: modelFetcher({ store: empty, spec, log }) };
+    const short = { ...round, phaseDeadline: Math.floor(Date.now() / 1000) + 7 };
+    let err: unknown;
+    try { await runAggregator(ctx, short, 500); } catch (e) { err = e; }
+    expect(err).to.be.instanceOf(AcceptedUpdateUnavailableError);
+    expect((await chains[0].aggregateOf(2, chains[0].account)).submitted).to.equal(false);
+  });
+});
