@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { RULE_NAMES, type RuleId } from "../node/aggregation/index.ts";
+import { parseRuleName } from "../node/protocol/index.ts";
 import { RdpAccountant, noiseMultiplierFor } from "../node/privacy/accountant.ts";
 import { privatizeUpdate, secureGaussianSource } from "../node/privacy/gaussian.ts";
 import { simulate, type SimulationRound } from "../node/sim/index.ts";
@@ -40,7 +40,7 @@ const program = new Command()
   .option("--epsilons <list>", "target epsilons, comma-separated, 'inf' = no noise", "1,2,4,8,inf,100,1000,10000")
   .option("--delta <x>", "delta of the guarantee", "1e-5")
   .option("--clip <C>", "L2 clip norm of each update", "0.5")
-  .option("--rule <id>", "robust rule id (0 fedavg, 1 krum, 2 multi-krum, 3 median, 4 trimmed mean, 5 centered clipping)", "2")
+  .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping", "multi-krum")
   .option("--rule-param <x>", "rule parameter (Krum f, trim count, radius)", "1")
   .option("--seed <n>", "seed", "1")
   .option("--out <file>", "JSON output", join(here, "results", "privacy.json"));
@@ -54,7 +54,7 @@ const testSamples = Number(o.test ?? (quick ? 1000 : 2000));
 const epsilons = parseEpsilons(String(o.epsilons));
 const delta = Number(o.delta);
 const clipNorm = Number(o.clip);
-const rule = Number(o.rule) as RuleId;
+const rule = parseRuleName(String(o.rule));
 const ruleParam = Number(o.ruleParam);
 const seed = Number(o.seed);
 const attacker = numPeers - 1;
@@ -77,7 +77,7 @@ const mechanismMs = (() => {
 console.log(`privatizeUpdate, 100k floats, secure source: median ${mechanismMs.toFixed(2)} ms (15 runs)`);
 console.log(
   `MNIST mlp, ${numPeers} peers (peer ${attacker} sign-flips), ${rounds} rounds, <= ${samples} samples/peer, ` +
-    `rule ${RULE_NAMES[rule]} (param ${ruleParam}), C = ${clipNorm}, delta = ${delta}, q = ${sampleRate}${quick ? ", quick" : ""}`,
+    `rule ${rule} (param ${ruleParam}), C = ${clipNorm}, delta = ${delta}, q = ${sampleRate}${quick ? ", quick" : ""}`,
 );
 
 const runs: RunResult[] = [];
@@ -162,7 +162,7 @@ writeFileSync(
         rounds,
         maxSamplesPerPeer: samples,
         testSamples,
-        rule: RULE_NAMES[rule],
+        rule: rule,
         ruleParam,
         sampleRate,
         localEpochs: 1,

@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RULE_NAMES, krum, type RuleId } from "../node/aggregation/index.ts";
+import { krum } from "../node/aggregation/index.ts";
+import { ruleNameOf, type RuleId } from "../node/protocol/index.ts";
 import { mulberry32 } from "../node/ml/random.ts";
 import { attackKinds, type AttackKind } from "../node/attacks/index.ts";
 import type { PartitionScheme } from "../node/ml/partition.ts";
@@ -88,7 +89,7 @@ async function runOne(c: RunConfig): Promise<RunResult> {
   const sum = (f: (r: (typeof res.rounds)[number]) => number) => res.rounds.reduce((s, r) => s + f(r), 0);
   const attackerUpdates = sum((r) => r.acceptedAttackers + r.rejectedAttackers);
   return {
-    ...c, ruleName: RULE_NAMES[c.rule],
+    ...c, ruleName: ruleNameOf(c.rule),
     finalAccuracy: res.rounds[res.rounds.length - 1].accuracy,
     accuracyPerRound: res.rounds.map((r) => Number(r.accuracy.toFixed(4))),
     attackerRejectedShare: attackerUpdates > 0 ? sum((r) => r.rejectedAttackers) / attackerUpdates : null,
@@ -119,7 +120,7 @@ function summarize(results: RunResult[]) {
     const drop = (rs: RunResult[]) => mean(rs.map((r) => (baselineOf(results, r)?.finalAccuracy ?? NaN) - r.finalAccuracy).filter(Number.isFinite));
     const worst = (kind: string) => { const xs = attacked.filter((r) => r.attack === kind).map((r) => r.finalAccuracy); return xs.length ? Math.min(...xs) : NaN; };
     return {
-      rule, ruleName: RULE_NAMES[rule], ruleParam: ruleParamFor(rule),
+      rule, ruleName: ruleNameOf(rule), ruleParam: ruleParamFor(rule),
       grossAttackerRejected: mean(gross.map((r) => r.attackerRejectedShare ?? 0)),
       grossHonestRejected: mean(gross.map((r) => r.honestRejectedShare)),
       baselineHonestRejected: mean(mine.filter((r) => r.attack === "none").map((r) => r.honestRejectedShare)),
@@ -146,7 +147,7 @@ function printTables(results: RunResult[]): void {
     const fractions = [...new Set(rs.filter((r) => r.attack !== "none").map((r) => r.attackerFraction))].sort();
     for (const f of fractions) {
       console.log(`\n${k}, ${Math.round(f * 100)} % attackers — final accuracy (attacker updates rejected / honest rejected)`);
-      console.log("attack".padEnd(11) + RULES.map((id) => RULE_NAMES[id].padStart(24)).join(""));
+      console.log("attack".padEnd(11) + RULES.map((id) => ruleNameOf(id).padStart(24)).join(""));
       for (const attack of ["none", ...attackKinds]) {
         const cells = RULES.map((rule) => {
           const r = rs.find((x) => x.rule === rule && x.attack === attack && (attack === "none" || x.attackerFraction === f));
@@ -181,7 +182,7 @@ function svgPlot(results: RunResult[]): string {
       const n = worst.accuracyPerRound.length;
       const pts = worst.accuracyPerRound.map((a, i) => `${(M + (i / Math.max(1, n - 1)) * (W - M - 10)).toFixed(1)},${(24 + (1 - a) * (H - 24 - M)).toFixed(1)}`).join(" ");
       parts.push(`<polyline fill="none" stroke="${colors[ri]}" stroke-width="1.5" points="${pts}"/>`);
-      parts.push(`<text x="${M + 6}" y="${H - M - 8 - ri * 11}" font-size="9" fill="${colors[ri]}">${RULE_NAMES[rule]} vs ${worst.attack}: ${(100 * worst.finalAccuracy).toFixed(1)}%</text>`);
+      parts.push(`<text x="${M + 6}" y="${H - M - 8 - ri * 11}" font-size="9" fill="${colors[ri]}">${ruleNameOf(rule)} vs ${worst.attack}: ${(100 * worst.finalAccuracy).toFixed(1)}%</text>`);
     });
     parts.push(`<text x="${W / 2}" y="${H - M + 16}" text-anchor="middle" font-size="9">round 1 … ${rounds}</text></g>`);
   });
@@ -209,7 +210,7 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
     meta: {
       quick, complete: done, runsFinished: results.length, runsPlanned: total, rounds, samplesPerPeer: samples,
       numPeers: NUM_PEERS, model: "mlp", localEpochs, batchSize: 32, learningRate: 0.1, seed: 7,
-      ruleParams: Object.fromEntries(RULES.map((r) => [RULE_NAMES[r], ruleParamFor(r)])),
+      ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
       wallSeconds: (performance.now() - startedAt) / 1000, node: process.version, krumTiming: krumTimingResult,
     },
     summary, runs: sorted,

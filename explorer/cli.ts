@@ -12,6 +12,8 @@ import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYM
 import { Contract } from "ethers";
 import { port, positiveInt, waitForSignal } from "../node/lib/cli-args.ts";
 import { federatedTaskInterface } from "./abi.ts";
+import { DEFAULT_MAX_CONCURRENT_AUDITS } from "./services/audit.ts";
+import { DEFAULT_MAX_CID_BYTES } from "./services/cids.ts";
 
 const DEFAULT_RPC = "http://127.0.0.1:8545";
 
@@ -60,6 +62,13 @@ interface ExplorerFlags extends Record<string, unknown> {
   ipfsRepo?: string;
   linkStats?: string;
   cidTimeout: number;
+  allowedHost?: string[];
+  maxAudits: number;
+  maxCidBytes: number;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export async function mainExplorer(argv: string[], io: Io = stdio): Promise<number> {
@@ -73,6 +82,9 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     .option("--ipfs-repo <dir>", "repo directory of the embedded IPFS node (default: a temp dir)")
     .option("--link-stats <file>", "JSON file with link statistics to show in the live view")
     .option("--cid-timeout <ms>", "how long to wait for IPFS content", positiveInt, 8000)
+    .option("--allowed-host <host>", "also answer to this Host header: NAME:PORT, or NAME on any port (repeatable; default: 127.0.0.1, localhost, [::1] on --port)", collect)
+    .option("--max-audits <n>", "audits allowed at once; more get HTTP 429", positiveInt, DEFAULT_MAX_CONCURRENT_AUDITS)
+    .option("--max-cid-bytes <bytes>", "largest content a CID page or raw download fetches; more gets HTTP 413", positiveInt, DEFAULT_MAX_CID_BYTES)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   const flags = parse<ExplorerFlags>(program, argv);
@@ -86,9 +98,11 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     ipfsRepo: flags.ipfsRepo,
     linkStatsPath: flags.linkStats,
     cidTimeoutMs: flags.cidTimeout,
+    maxConcurrentAudits: flags.maxAudits,
+    maxCidBytes: flags.maxCidBytes,
   });
   await setup.service.refresh();
-  const running = await startExplorerServer(setup.service, { host: flags.host, port: flags.port });
+  const running = await startExplorerServer(setup.service, { host: flags.host, port: flags.port, allowedHosts: flags.allowedHost ?? [] });
   const chain = setup.client.status();
   io.out(`peerfl explorer on ${running.url}  (rpc ${flags.rpc}${chain.reachable ? `, chain ${chain.chainId}` : ", chain unreachable for now"}; task ${contractAddress ?? "none"}; IPFS ${setup.content.mode})\n`);
   await waitForSignal();
@@ -149,7 +163,7 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     await setup.content.dialPeers(addrs.filter(Boolean));
     const result = await auditRound(
       flags.round,
-      auditIO(contractAuditChain(contractAddress, iface, provider), (cid) => setup.content.get(cid, flags.cidTimeout, true)),
+      auditIO(contractAuditChain(contractAddress, iface, provider), (cid) => setup.content.get(cid, { timeoutMs: flags.cidTimeout, referenced: true })),
     );
     io.out(flags.json ? JSON.stringify(result, null, 2) + "\n" : formatAudit(result));
     return result.ok ? 0 : 1;

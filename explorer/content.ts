@@ -3,6 +3,7 @@
  * peers' multiaddrs read from the chain, caches recent content, remembers sizes (for the "bytes
  * moved" chart) and tracks whether IPFS answers (for the "IPFS unreachable" banner).
  */
+import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { ModelStore } from "../ipfs/model-store.ts";
 import { errorMessage } from "./chain-client.ts";
 
@@ -19,6 +20,14 @@ export class ContentNotFoundError extends Error {
     super(`content ${cid} not retrievable from IPFS: ${reason}`);
     this.name = "ContentNotFoundError";
   }
+}
+
+export interface GetContentOptions {
+  timeoutMs: number;
+  /** The CID is named on chain (its absence flips the "IPFS unreachable" banner). */
+  referenced?: boolean;
+  /** Refuse content larger than this (ContentTooLargeError). */
+  maxBytes?: number;
 }
 
 export class ExplorerContent {
@@ -81,10 +90,16 @@ export class ExplorerContent {
   /**
    * Bytes behind `cid`. `referenced`: the CID is named on chain, so failing to get it means IPFS is
    * (at least partly) unreachable — that flips the banner; an unknown CID failing does not.
+   * `maxBytes` caps the content (ContentTooLargeError, checked on the declared size before the
+   * bytes are fetched); without it the store's default cap applies.
    */
-  async get(cid: string, timeoutMs: number, referenced = false): Promise<Uint8Array> {
+  async get(cid: string, options: GetContentOptions): Promise<Uint8Array> {
+    const { timeoutMs, referenced = false, maxBytes } = options;
     const cached = this.cache.get(cid);
-    if (cached) return cached;
+    if (cached) {
+      if (maxBytes !== undefined && cached.length > maxBytes) throw new ContentTooLargeError(cid, maxBytes, cached.length, true);
+      return cached;
+    }
     let store: ModelStore;
     try {
       store = await this.getStore();
@@ -92,12 +107,14 @@ export class ExplorerContent {
       throw new ContentNotFoundError(cid, `IPFS node unavailable: ${errorMessage(error)}`);
     }
     try {
-      const bytes = await store.get(cid, { timeoutMs });
+      const bytes = await store.get(cid, maxBytes === undefined ? { timeoutMs } : { timeoutMs, maxBytes });
       this.remember(cid, bytes);
       this.reachable = true;
       this.lastError = null;
       return bytes;
     } catch (error) {
+      // Too large is an answer, not an outage: IPFS delivered (at least) the root.
+      if (error instanceof ContentTooLargeError) throw error;
       if (referenced) this.markUnreachable(error);
       throw new ContentNotFoundError(cid, errorMessage(error));
     }

@@ -64,6 +64,8 @@ export function createExplorerService(o: { rpcUrl: string; contractAddress: stri
     cidTimeoutMs: o.cidTimeoutMs,
     linkStatsPath: o.linkStatsPath,
     rules: o.rules,
+    maxConcurrentAudits: o.maxConcurrentAudits,
+    maxCidBytes: o.maxCidBytes,
   });
   return {
     service,

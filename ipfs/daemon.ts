@@ -1,6 +1,7 @@
 /**
  * `peerfl ipfs daemon`: an embedded Helia node plus the Kubo RPC subset and a read-only gateway,
  * all on 127.0.0.1, so kubo-rpc-client, curl and `--ipfs-api URL` users can share one node.
+ * Both HTTP servers answer only to loopback Host names (plus `allowedHosts`) and cap their bodies.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +17,8 @@ export interface DaemonOptions extends RpcServerOptions {
   gatewayPort?: number;
   /** libp2p TCP port on 127.0.0.1 (Kubo: 4001); 0 picks a free one. */
   swarmPort?: number;
+  /** Largest file the gateway serves (default 64 MiB; 413 beyond). */
+  maxGatewayBytes?: number;
   logger?: Logger;
 }
 
@@ -36,7 +39,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const api = await listen(createRpcApp(store, opts), opts.apiPort ?? 0);
     servers.push(api);
     const gatewayPort = opts.gatewayPort ?? 0;
-    const gateway = gatewayPort < 0 ? undefined : await listen(createGatewayApp(store), gatewayPort);
+    const gateway = gatewayPort < 0 ? undefined : await listen(createGatewayApp(store, { maxBytes: opts.maxGatewayBytes, allowedHosts: opts.allowedHosts }), gatewayPort);
     if (gateway != null) servers.push(gateway);
     const apiUrl = `http://${HOST}:${(api.address() as AddressInfo).port}`;
     const gatewayUrl = gateway == null ? undefined : `http://${HOST}:${(gateway.address() as AddressInfo).port}`;

@@ -2,7 +2,9 @@
  * The Kubo RPC subset (`/api/v0/...`) and a read-only path gateway (`/ipfs/<cid>`) over an
  * EmbeddedStore, as express apps. Like Kubo, every RPC call is a POST, and calls that carry a
  * browser Origin/Referer or come from a non-loopback address are refused with 403 (the RPC API
- * is admin access to the node; a web page must not drive it).
+ * is admin access to the node; a web page must not drive it). Both apps answer only to an
+ * allow-list of Host headers (DNS rebinding), send no CORS headers, and cap `add` uploads and
+ * gateway responses (413 over the cap).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { publicKeyToProtobuf } from "@libp2p/crypto/keys";
@@ -16,11 +18,98 @@ import { parseCid } from "./unixfs-format.ts";
 
 export const RPC_VERSION = "0.32.0-peerfl";
 
+/** Default cap on one file added over RPC and on one gateway response: 64 MiB. */
+export const DEFAULT_MAX_ADD_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_GATEWAY_BYTES = 64 * 1024 * 1024;
+/** Room for multipart framing (boundaries, part headers) on top of the file bytes. */
+const MULTIPART_SLACK_BYTES = 64 * 1024;
+
 export interface RpcServerOptions {
-  /** Largest accepted `add` request body (default 1 GiB). */
+  /** Largest file accepted by `add` (default 64 MiB); the request body may exceed it by the multipart framing. */
   maxAddBytes?: number;
   /** Fetch timeout when the request does not give `timeout=` (default 60 s). */
   defaultTimeoutMs?: number;
+  /** Host header values accepted besides the loopback defaults (see hostAllowed). */
+  allowedHosts?: readonly string[];
+}
+
+export interface GatewayOptions {
+  /** Fetch timeout for the root of a file (default 60 s). */
+  timeoutMs?: number;
+  /** Largest file the gateway serves (default 64 MiB); larger ones get 413. */
+  maxBytes?: number;
+  /** Host header values accepted besides the loopback defaults (see hostAllowed). */
+  allowedHosts?: readonly string[];
+}
+
+// ------------------------------------------------------------------ Host allow-list
+
+/** The socket a request arrived on (what `req.socket` gives). */
+export interface LocalEndpoint {
+  localPort?: number;
+  localAddress?: string;
+}
+
+/** Split a Host header value ("name:port", "[::1]:port", "name") into a lower-case host and port. */
+export function splitHost(value: string): { host: string; port: number | null } | null {
+  const text = value.trim().toLowerCase();
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!m) return null;
+  return { host: m[1], port: m[2] === undefined ? null : Number(m[2]) };
+}
+
+const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
+
+/** The IP the connection arrived on, as it appears in a Host header (IPv6 bracketed, v4-mapped unwrapped). */
+function localHostLiteral(address: string | undefined): string | null {
+  if (!address) return null;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4) return v4[1];
+  return address.includes(":") ? `[${address.toLowerCase()}]` : address;
+}
+
+/** The Host values a server on this socket answers to by default: loopback names and its own IP, on its port. */
+export function defaultAllowedHosts(local: LocalEndpoint): string[] {
+  if (local.localPort === undefined) return [];
+  const names = [...LOOPBACK_NAMES];
+  const own = localHostLiteral(local.localAddress);
+  if (own && !names.includes(own) && own !== "0.0.0.0" && own !== "[::]") names.push(own);
+  return names.map((n) => `${n}:${local.localPort}`);
+}
+
+/**
+ * Whether a Host header names this server. Accepted: the loopback names (127.0.0.1, localhost,
+ * [::1]) and the IP literal the connection arrived on, each with the server's own port; and every
+ * `extra` entry — "name:port" exactly, or a bare "name" on any port. A DNS-rebinding page reaches
+ * the socket under its own domain name, which is none of these.
+ */
+export function hostAllowed(hostHeader: string | undefined, local: LocalEndpoint, extra: readonly string[] = []): boolean {
+  if (hostHeader === undefined) return false;
+  const given = splitHost(hostHeader);
+  if (!given) return false;
+  const port = given.port ?? 80;
+  if (defaultAllowedHosts(local).includes(`${given.host}:${port}`)) return true;
+  return extra.some((entry) => {
+    const allowed = splitHost(entry);
+    if (!allowed) return false;
+    return allowed.host === given.host && (allowed.port === null || allowed.port === port);
+  });
+}
+
+/** Why a Host header was refused, and how to allow it. */
+export function hostRefusal(server: string, hostHeader: string | undefined, local: LocalEndpoint, extra: readonly string[], flag: string): string {
+  const accepted = [...defaultAllowedHosts(local), ...extra].join(", ");
+  return `${hostHeader === undefined ? "a request without a Host header" : `Host "${hostHeader}"`} is not allowed: ` +
+    `${server} answers only to ${accepted} (a guard against DNS rebinding); ` +
+    `start it with ${flag} NAME[:PORT] to accept another name`;
+}
+
+/** Express middleware: 403 for requests whose Host header is not in the allow-list. */
+export function hostGuard(extra: readonly string[], server: string, flag = "--allowed-host") {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (hostAllowed(req.headers.host, req.socket, extra)) return next();
+    res.status(403).type("text/plain").send(`403 - Forbidden: ${hostRefusal(server, req.headers.host, req.socket, extra, flag)}\n`);
+  };
 }
 
 /** An RPC failure with the HTTP status it maps to. */
@@ -100,10 +189,11 @@ export function rpcAccessGuard(req: Request, res: Response, next: NextFunction):
 }
 
 export function createRpcApp(store: EmbeddedStore, opts: RpcServerOptions = {}): express.Express {
-  const maxAddBytes = opts.maxAddBytes ?? 1024 * 1024 * 1024;
+  const maxAddBytes = positiveLimit("maxAddBytes", opts.maxAddBytes ?? DEFAULT_MAX_ADD_BYTES);
   const defaultTimeoutMs = opts.defaultTimeoutMs ?? 60_000;
   const app = express();
   app.disable("x-powered-by");
+  app.use(hostGuard(opts.allowedHosts ?? [], "the IPFS RPC API"));
   app.use("/api/v0", rpcAccessGuard);
   app.use("/api/v0", (req, res, next) => {
     if (req.method !== "POST") {
@@ -139,11 +229,13 @@ export function createRpcApp(store: EmbeddedStore, opts: RpcServerOptions = {}):
     }
     const pin = queryBool(req, "pin", true);
     const progress = queryBool(req, "progress", false);
-    const body = await readBody(req, maxAddBytes);
+    const body = await readBody(req, maxAddBytes + MULTIPART_SLACK_BYTES, maxAddBytes);
     const parts = parseMultipart(body, multipartBoundary(req.headers["content-type"]));
     const files = parts.filter((p) => p.field.startsWith("file"));
     if (parts.some((p) => p.field.startsWith("dir"))) throw new RpcRequestError(400, "adding directories is not supported");
     if (files.length === 0) throw new RpcRequestError(400, "no file part in the request body");
+    const tooBig = files.find((f) => f.body.length > maxAddBytes);
+    if (tooBig) throw new RpcRequestError(413, addTooLarge(`file "${tooBig.filename}" has ${tooBig.body.length} bytes`, maxAddBytes));
     res.status(200).type("application/json").setHeader("X-Chunked-Output", "1");
     for (const file of files) {
       const { cid, size } = await store.add(file.body, { cidVersion, pin });
@@ -271,14 +363,18 @@ export function createRpcApp(store: EmbeddedStore, opts: RpcServerOptions = {}):
   return app;
 }
 
-/** Read-only gateway: GET/HEAD /ipfs/<cid> (files only, no paths inside directories). */
-export function createGatewayApp(store: EmbeddedStore, opts: { timeoutMs?: number } = {}): express.Express {
+/**
+ * Read-only gateway: GET/HEAD /ipfs/<cid> (files only, no paths inside directories), at most
+ * `maxBytes` per file. No CORS headers: a web page on another origin cannot read what it serves.
+ */
+export function createGatewayApp(store: EmbeddedStore, opts: GatewayOptions = {}): express.Express {
+  const maxBytes = positiveLimit("maxBytes", opts.maxBytes ?? DEFAULT_MAX_GATEWAY_BYTES);
   const app = express();
   app.disable("x-powered-by");
+  app.use(hostGuard(opts.allowedHosts ?? [], "the IPFS gateway"));
   app.use((req, res, next) => {
-    res.setHeader("Access-Control-Allow-Origin", "*");
-    if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS") {
-      res.status(405).type("text/plain").send("405 - Method Not Allowed: the gateway is read-only\n");
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.status(405).setHeader("Allow", "GET, HEAD").type("text/plain").send("405 - Method Not Allowed: the gateway is read-only\n");
       return;
     }
     next();
@@ -289,7 +385,7 @@ export function createGatewayApp(store: EmbeddedStore, opts: { timeoutMs?: numbe
       const closed = new AbortController();
       res.on("close", () => closed.abort());
       try {
-        const file = await store.open(cid, { timeoutMs: opts.timeoutMs ?? 60_000, maxBytes: Number.MAX_SAFE_INTEGER, signal: closed.signal });
+        const file = await store.open(cid, { timeoutMs: opts.timeoutMs ?? 60_000, maxBytes, signal: closed.signal });
         const etag = `"${file.cid}"`;
         res.status(200)
           .setHeader("Content-Type", "application/octet-stream")
@@ -307,9 +403,15 @@ export function createGatewayApp(store: EmbeddedStore, opts: { timeoutMs?: numbe
         }
         res.end();
       } catch (err) {
+        // A root that understated its size is cut off mid-stream: the client sees a short body.
         if (res.headersSent) { res.destroy(); return; }
-        const status = err instanceof InvalidCidError || err instanceof NotAFileError ? 400 : err instanceof GetTimeoutError ? 504 : 500;
-        res.status(status).type("text/plain").send(`${err instanceof Error ? err.message : String(err)}\n`);
+        const status = err instanceof InvalidCidError || err instanceof NotAFileError ? 400
+          : err instanceof ContentTooLargeError ? 413
+            : err instanceof GetTimeoutError ? 504 : 500;
+        const message = err instanceof ContentTooLargeError
+          ? `${err.message} (the gateway's limit; raise it with --max-gateway-bytes, or read it with \`peerfl ipfs cat\`)`
+          : err instanceof Error ? err.message : String(err);
+        res.status(status).type("text/plain").send(`${message}\n`);
       }
     })();
   });
@@ -317,14 +419,24 @@ export function createGatewayApp(store: EmbeddedStore, opts: { timeoutMs?: numbe
   return app;
 }
 
-async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+function positiveLimit(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer of bytes, got ${value}`);
+  return value;
+}
+
+function addTooLarge(what: string, maxAddBytes: number): string {
+  return `${what}, more than the limit of ${maxAddBytes} bytes per added file (start the daemon with a larger --max-add-bytes)`;
+}
+
+/** Buffer a request body of at most `limit` bytes (413 beyond; `maxAddBytes` only names the file limit). */
+async function readBody(req: Request, limit: number, maxAddBytes: number): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"] ?? "NaN");
-  if (declared > limit) throw new RpcRequestError(413, `request body of ${declared} bytes exceeds the limit of ${limit}`);
+  if (declared > limit) throw new RpcRequestError(413, addTooLarge(`the request body declares ${declared} bytes`, maxAddBytes));
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limit) throw new RpcRequestError(413, `request body exceeds the limit of ${limit} bytes`);
+    if (total > limit) throw new RpcRequestError(413, addTooLarge(`the request body exceeds ${limit} bytes`, maxAddBytes));
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);

@@ -10,7 +10,7 @@ import { intArg } from "./lib/cli-args.ts";
 import { cidToHex } from "./chain/cid.ts";
 import { connectTask } from "./chain/connect.ts";
 import { readTaskConfig } from "./chain/task.ts";
-import { parseRule } from "./aggregation/rules.ts";
+import { parseRuleName, ruleIdOf } from "./protocol/index.ts";
 
 const int = (name: string, min: number) => intArg(name, min);
 
@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   const o = action.opts;
   if (action.name === "init") {
     let rule: number;
-    try { rule = parseRule(String(o.rule)); } catch (err) { process.stderr.write(`peerfl task: ${(err as Error).message}\n`); return 2; }
+    try { rule = ruleIdOf(parseRuleName(String(o.rule))); } catch (err) { process.stderr.write(`peerfl task: ${(err as Error).message}\n`); return 2; }
     const { createKuboStore } = await import("../ipfs/kubo-store.ts");
     const { initBackend } = await import("./ml/backend.ts");
     const { modelSpecFor, createModel } = await import("./ml/models.ts");

@@ -2,7 +2,12 @@
 import { html, type SafeHtml } from "../html.ts";
 import type { BlockSummary, ContractTx, TxSummary } from "../chain-index.ts";
 import type { PeerView, RoundSummary, RoundView } from "../rounds.ts";
-import type { AddressDetail, CidDetail, ExplorerStatus, TaskInfo, TxDetail } from "../service.ts";
+import type { ExplorerStatus } from "../service.ts";
+import type { BlockDetail, TxDetail } from "../services/blocks.ts";
+import type { CidDetail } from "../services/cids.ts";
+import type { AddressDetail } from "../services/peers.ts";
+import type { RoundDetail } from "../services/rounds.ts";
+import type { TaskInfo } from "../services/task.ts";
 import { page } from "./layout.ts";
 import {
   addressLink, argsTable, badge, blockLink, bytes, cidLink, eth, int, num, pct, phaseBadge, roundLink, shortHex, time, txLink, valueHtml,
@@ -84,7 +89,7 @@ export function blocksPage(status: ExplorerStatus, blocks: BlockSummary[]): stri
   return page({ title: "Blocks", status, body, active: "/blocks" });
 }
 
-export function blockPage(status: ExplorerStatus, block: BlockSummary & { txs: TxSummary[] }): string {
+export function blockPage(status: ExplorerStatus, block: BlockDetail): string {
   const body = html`<h1>Block #${block.number}</h1>
 <section class="card"><table class="kv">
 <tr><th>Hash</th><td class="mono">${block.hash}</td></tr>
@@ -168,7 +173,13 @@ ${round.verdicts.map(
 </tbody></table>`;
 }
 
-export function roundPage(status: ExplorerStatus, round: RoundView & { phaseDeadline: number | null; lastRound: number }): string {
+/** Cumulative ε as the contract records it; "off" when the task runs without DP (then ε is 0 but means nothing). */
+function epsilon(milli: number | null, dpEnabled: boolean | null): string {
+  if (dpEnabled === false) return "off";
+  return milli === null ? "—" : String(milli / 1000);
+}
+
+export function roundPage(status: ExplorerStatus, round: RoundDetail): string {
   const commits =
     round.commits.length === 0
       ? empty("No updates committed.")
@@ -181,7 +192,7 @@ export function roundPage(status: ExplorerStatus, round: RoundView & { phaseDead
     round.aggregates.length === 0
       ? empty("No aggregates submitted yet.")
       : html`<table class="list" id="aggregates"><thead><tr><th>Aggregator</th><th>CID</th><th>Accuracy</th><th>DP epsilon</th><th>Agreed with leader</th><th>Final?</th><th>Tx</th></tr></thead><tbody>${round.aggregates.map(
-          (a) => html`<tr><td>${addressLink(a.aggregator)}</td><td>${cidLink(a.cid)}</td><td>${pct(a.accuracyBps)}</td><td>${a.cumulativeEpsilonMilli / 1000}</td><td>${
+          (a) => html`<tr><td>${addressLink(a.aggregator)}</td><td>${cidLink(a.cid)}</td><td>${pct(a.accuracyBps)}</td><td>${epsilon(a.cumulativeEpsilonMilli, round.dpEnabled)}</td><td>${
             a.agreesWithLeader ? badge("agrees", "ok") : badge("disagrees", "bad")
           }</td><td>${a.matchesFinal === null ? "—" : a.matchesFinal ? badge("= final", "ok") : badge("≠ final", "bad")}</td><td>${txLink(a.txHash)}</td></tr>`,
         )}</tbody></table>`;
@@ -198,7 +209,7 @@ export function roundPage(status: ExplorerStatus, round: RoundView & { phaseDead
   <div class="tile"><div class="label">Accuracy (reported)</div><div class="value">${pct(round.accuracyBps)}</div></div>
   <div class="tile"><div class="label">Accepted</div><div class="value">${round.acceptedMask === null ? "—" : `${round.acceptedIndices.length} / ${round.commits.length}`}</div><div class="sub">mask ${round.acceptedMask ?? "—"}</div></div>
   <div class="tile"><div class="label">Gas (${round.txCount} txs)</div><div class="value">${int(round.gasUsed)}</div>${round.failedTxCount ? html`<div class="sub">${round.failedTxCount} failed</div>` : ""}</div>
-  <div class="tile"><div class="label">DP epsilon (cumulative)</div><div class="value">${round.cumulativeEpsilonMilli === null ? "—" : round.cumulativeEpsilonMilli / 1000}</div></div>
+  <div class="tile"><div class="label">DP epsilon (cumulative)</div><div class="value">${epsilon(round.cumulativeEpsilonMilli, round.dpEnabled)}</div></div>
 </div>
 <section class="card"><h2>Models</h2><table class="kv">
 <tr><th>Started from</th><td>${cidLink(round.startGlobalCid, true)}</td></tr>

@@ -3,6 +3,8 @@
  * only; everything above the chain boundary (CLIs, logs, the explorer) speaks names.
  */
 
+import type { RuleUnitName } from "../aggregation/rules/index.ts";
+
 /** Role bits a peer registers with (IFederatedTask: bit 0 trainer, bit 1 verifier, bit 2 aggregator). */
 export const ROLE_BITS = { trainer: 1, verifier: 2, aggregator: 4 } as const;
 export type RoleName = keyof typeof ROLE_BITS;
@@ -24,7 +26,7 @@ export function phaseName(p: number): string {
   return Object.keys(Phase).find((k) => Phase[k as keyof typeof Phase] === p) ?? `phase${p}`;
 }
 
-/** The robust rules a task may name; the id is what TaskConfig.robustRule stores. */
+/** The robust rules a task may name (the rule units of node/aggregation/rules); the id is what TaskConfig.robustRule stores. */
 export const RULE_ID_BY_NAME = {
   fedavg: 0,
   krum: 1,
@@ -32,7 +34,7 @@ export const RULE_ID_BY_NAME = {
   median: 3,
   "trimmed-mean": 4,
   "centered-clipping": 5,
-} as const;
+} as const satisfies Record<RuleUnitName, number>;
 export type RuleName = keyof typeof RULE_ID_BY_NAME;
 export type RuleId = (typeof RULE_ID_BY_NAME)[RuleName];
 export const RULE_NAMES = Object.keys(RULE_ID_BY_NAME) as RuleName[];

@@ -11,7 +11,7 @@
 import type { CID } from "multiformats/cid";
 import { createRule, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
 import { canonicalOrder, maskFrom } from "./codecs.ts";
-import { ruleIdOf, type RejectionCode, type RuleName } from "./ids.ts";
+import type { RejectionCode, RuleName } from "./ids.ts";
 import { delta } from "./local-update.ts";
 
 /** One committed update as a verifier or auditor sees it after fetching. */
@@ -68,7 +68,7 @@ export function roundVerdict(setting: RuleSetting, models: RoundModels, updates:
   const usable = canonicalOrder(updates.map((u) => u.cid)).filter((i) => updates[i].weights !== null);
   const accepted = updates.map(() => false);
   if (usable.length > 0) {
-    const rule = createRule(ruleIdOf(setting.rule));
+    const rule = createRule(setting.rule);
     const numSamples = usable.map((i) => updates[i].numSamples);
     const judged = judgeUpdates(rule, usable.map((i) => updates[i].weights!), models.global, ruleContext(setting, models, numSamples));
     usable.forEach((i, k) => {
@@ -92,6 +92,6 @@ export function aggregateAccepted(setting: RuleSetting, models: RoundModels, acc
   if (missing) throw new Error(`accepted update ${missing.cid.toString()} has no weights: ${missing.unusable?.message ?? "not fetched"}`);
   const order = canonicalOrder(accepted.map((u) => u.cid));
   const numSamples = order.map((i) => accepted[i].numSamples);
-  const rule = createRule(ruleIdOf(setting.rule));
+  const rule = createRule(setting.rule);
   return rule.aggregate(order.map((i) => accepted[i].weights!), numSamples, ruleContext(setting, models, numSamples));
 }

@@ -4,9 +4,13 @@
  * overview, navigates to a round, clicks "Audit", sees it pass; checks that a wrong CID is reported
  * as not found; and saves screenshots of the round page and the live view to bench/results/.
  *
- * The chain + content come from the lead's one-command demo (scripts/demo.ts, 3 peers, 1 round,
- * kept running) when PEERFL_EXPLORER_E2E_FIXTURE is not "hand"; otherwise (or when the demo cannot
+ * The chain + content come from the one-command demo (node/demo/demo.ts, 3 peers, 1 round, kept
+ * running) when PEERFL_EXPLORER_E2E_FIXTURE is not "hand"; otherwise (or when the demo cannot
  * start) from the hand-driven fixture of fixture.ts, whose corrupted round must fail the audit.
+ * (`npm run screenshots`, scripts/screenshots.ts, takes the larger review set of screenshots.)
+ *
+ * Without /usr/bin/chromium the test skips, saying so — except under CI (CI set), where it fails:
+ * install it with `apt-get install chromium` (scripts/ensure-system-packages.sh does that as root).
  */
 import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -19,6 +23,13 @@ import { createExplorerService, type ExplorerSetup } from "../../explorer/setup.
 import { createFixture } from "./fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
+const DEMO = path.join(REPO_ROOT, "node", "demo", "demo.ts");
+
+/** CI counts as set unless empty, "0" or "false". */
+function inCi(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
+}
 const RESULTS = path.join(REPO_ROOT, "bench", "results");
 
 interface Target {
@@ -32,8 +43,7 @@ interface Target {
 }
 
 async function demoTarget(): Promise<Target> {
-  const demoPath = path.join(REPO_ROOT, "scripts", "demo.ts");
-  const mod = (await import(demoPath)) as {
+  const mod = (await import(DEMO)) as {
     runDemo(o: { peers?: number; rounds?: number; attackers?: number; keepRunning?: boolean; quiet?: boolean; [k: string]: unknown }): Promise<{
       rpcUrl: string;
       contractAddress: string;
@@ -82,10 +92,12 @@ describe("explorer: browser end-to-end (chromium)", function () {
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
-      console.log(`    (skipped: ${CHROMIUM} is missing; install it with scripts/ensure-chromium.sh)`);
+      const missing = `${CHROMIUM} is missing: install it with \`apt-get install chromium\` (as root; or run scripts/ensure-system-packages.sh)`;
+      if (inCi()) throw new Error(`${missing}. CI is set, so the browser test fails instead of skipping.`);
+      console.log(`    (skipped: ${missing}; under CI this fails)`);
       this.skip();
     }
-    const wantDemo = process.env.PEERFL_EXPLORER_E2E_FIXTURE !== "hand" && existsSync(path.join(REPO_ROOT, "scripts", "demo.ts"));
+    const wantDemo = process.env.PEERFL_EXPLORER_E2E_FIXTURE !== "hand" && existsSync(DEMO);
     if (wantDemo) {
       try {
         target = await demoTarget();

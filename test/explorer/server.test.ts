@@ -121,6 +121,14 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(page.text).to.contain("RoundFinalized");
   });
 
+  it("shows DP epsilon as \"off\" when the task runs without DP (dpClipNorm 0), not as 0", async () => {
+    const { body } = await getJson("/api/rounds/1");
+    expect(body.dpEnabled).to.equal(false);
+    const page = await get("/round/1");
+    expect(page.text).to.contain('DP epsilon (cumulative)</div><div class="value">off</div>');
+    expect(page.text).not.to.match(/<td>0<\/td><td>(<span[^>]*>)?agrees/);
+  });
+
   it("audits the honest round: same accepted mask, same final CID", async () => {
     const { status, body } = await getJson("/api/rounds/1/audit", { method: "POST" });
     expect(status).to.equal(200);

@@ -1,0 +1,60 @@
+/** Peers and addresses: registered peers from events, account facts from the node, IPFS dialling. */
+import { getAddress, isAddress } from "ethers";
+import type { TxSummary } from "../chain-index.ts";
+import { buildPeers, type PeerView } from "../rounds.ts";
+import { contractView, type ExplorerContext } from "./context.ts";
+import { NotFoundError } from "./errors.ts";
+
+export interface AddressDetail {
+  address: string;
+  kind: "task-contract" | "peer" | "account" | "contract";
+  balance: string | null;
+  nonce: number | null;
+  peer: (PeerView & { onChain: { reputation: number; active: boolean; roles: number } | null }) | null;
+  txs: TxSummary[];
+}
+
+/** Dial the IPFS multiaddrs the peers registered on chain (again with `force`), so bitswap finds content. */
+export type DialKnownPeers = (force?: boolean) => Promise<void>;
+
+export class PeerService {
+  constructor(private readonly ctx: ExplorerContext) {}
+
+  peers(): PeerView[] {
+    return [...buildPeers(this.ctx.index).values()].sort((a, b) => (a.peerIndex ?? 0) - (b.peerIndex ?? 0));
+  }
+
+  async address(text: string): Promise<AddressDetail> {
+    const { index, client } = this.ctx;
+    if (!isAddress(text)) throw new NotFoundError("address", `"${text}" is not a 20-byte hex address`);
+    const address = getAddress(text);
+    const txs = index.txsOfAddress(address);
+    const peerView = buildPeers(index).get(address.toLowerCase()) ?? null;
+    const onChainPeer = peerView
+      ? await contractView(this.ctx, async (t) => {
+          const p = await t.getPeer(address);
+          return { reputation: Number(p.reputation), active: Boolean(p.active), roles: Number(p.roles) };
+        })
+      : null;
+    const facts = await client
+      .use(async (p) => ({ balance: await p.getBalance(address), nonce: await p.getTransactionCount(address), code: await p.getCode(address) }))
+      .catch(() => null);
+    const isTask = index.isContract(address);
+    if (!isTask && !peerView && txs.length === 0 && (!facts || (facts.balance === 0n && facts.nonce === 0 && facts.code === "0x"))) {
+      throw new NotFoundError("address", `${address} has no transactions, balance or code on this chain and is not a registered peer`);
+    }
+    return {
+      address,
+      kind: isTask ? "task-contract" : peerView ? "peer" : facts && facts.code !== "0x" ? "contract" : "account",
+      balance: facts ? facts.balance.toString() : null,
+      nonce: facts ? facts.nonce : null,
+      peer: peerView ? { ...peerView, onChain: onChainPeer } : null,
+      txs: txs.slice(0, 200),
+    };
+  }
+
+  readonly dialKnownPeers: DialKnownPeers = async (force = false) => {
+    const addrs = this.peers().map((p) => p.multiaddr).filter(Boolean);
+    if (addrs.length) await this.ctx.content.dialPeers(addrs, force).catch(() => 0);
+  };
+}

@@ -1,0 +1,31 @@
+// The rule units by name. The on-chain ids for these names live in node/protocol/ids.ts.
+import { AggregationParameterError } from "../errors.ts";
+import { centeredClippingRule } from "./centered-clipping.ts";
+import { fedAvgRule } from "./fedavg.ts";
+import { krumRule } from "./krum.ts";
+import { medianRule } from "./median.ts";
+import { multiKrumRule } from "./multi-krum.ts";
+import { trimmedMeanRule } from "./trimmed-mean.ts";
+import type { RobustRule, RuleOptions } from "./types.ts";
+
+export const RULE_UNITS = {
+  fedavg: () => fedAvgRule(),
+  krum: () => krumRule(),
+  "multi-krum": () => multiKrumRule(),
+  median: (o: RuleOptions) => medianRule(o),
+  "trimmed-mean": (o: RuleOptions) => trimmedMeanRule(o),
+  "centered-clipping": (o: RuleOptions) => centeredClippingRule(o),
+} satisfies Record<string, (o: RuleOptions) => RobustRule>;
+
+export type RuleUnitName = keyof typeof RULE_UNITS;
+
+/** A rule unit by name; options are validated where the rule is built. */
+export function createRule(name: RuleUnitName, options: RuleOptions = {}): RobustRule {
+  const make = RULE_UNITS[name] as ((o: RuleOptions) => RobustRule) | undefined;
+  if (!make) throw new AggregationParameterError(`unknown robust rule "${String(name)}"; known: ${Object.keys(RULE_UNITS).join(", ")}`);
+  return make(options);
+}
+
+export type { RobustRule, RuleContext, RuleOptions } from "./types.ts";
+export { DEFAULT_RULE_OPTIONS } from "./types.ts";
+export { centeredClippingRule, fedAvgRule, krumRule, medianRule, multiKrumRule, trimmedMeanRule };
