@@ -59,28 +59,15 @@ export function federatedTaskArtifact(artifactPath: string = ARTIFACT_PATH): { a
   return { abi: artifact.abi, bytecode: artifact.bytecode };
 }
 
-/** Phase enum of IFederatedTask, by value. */
-export const PHASES = ["None", "Training", "Verification", "Aggregation", "Finalized", "Failed"] as const;
-export type PhaseName = (typeof PHASES)[number];
-export const PHASE_FINALIZED = 4;
-export const PHASE_FAILED = 5;
+// The round's names come from node/protocol (one table for agents, explorer and audit).
+export { phaseName, Phase, roleNamesOf as roleNames } from "../node/protocol/ids.ts";
+import { Phase, failureReasonText, ruleNameOf } from "../node/protocol/ids.ts";
+export const PHASE_FINALIZED = Phase.Finalized;
+export const PHASE_FAILED = Phase.Failed;
 
-export const ROBUST_RULES = ["none (FedAvg of all)", "Krum", "Multi-Krum", "coordinate-wise median", "trimmed mean", "centered clipping"] as const;
-
-export const ROUND_FAILURE_REASONS: Record<number, string> = {
-  1: "too few trainers",
-  2: "no verdicts or nothing accepted",
-  3: "no aggregator quorum by the deadline",
-};
-
-export function phaseName(phase: number | bigint): string {
-  return PHASES[Number(phase)] ?? `phase ${phase}`;
+/** A rule's display name from its on-chain id. */
+export function ruleDisplayName(id: number): string {
+  try { return ruleNameOf(id); } catch { return `rule ${id}`; }
 }
 
-export function roleNames(roles: number): string[] {
-  const names: string[] = [];
-  if (roles & 1) names.push("trainer");
-  if (roles & 2) names.push("verifier");
-  if (roles & 4) names.push("aggregator");
-  return names;
-}
+export { failureReasonText };

@@ -2,7 +2,7 @@
  * Rounds, peers and per-round statistics reconstructed from the task contract's events (the
  * architecture's promise: the explorer is built from events alone).
  */
-import { phaseName, ROUND_FAILURE_REASONS, roleNames } from "./abi.ts";
+import { failureReasonText, phaseName, roleNames } from "./abi.ts";
 import type { ChainIndex, ContractEvent } from "./chain-index.ts";
 import { cidToString } from "./cid.ts";
 import { maskBit, maskToBits } from "./values.ts";
@@ -176,7 +176,7 @@ export function buildRound(index: ChainIndex, round: number): RoundView | null {
         cumulativeEpsilonMilli = num(a.cumulativeEpsilonMilli);
         break;
       case "RoundFailed":
-        failedReason = ROUND_FAILURE_REASONS[num(a.reason)] ?? `reason ${num(a.reason)}`;
+        failedReason = failureReasonText(num(a.reason));
         break;
       case "ReputationChanged":
         reputation.push({

@@ -1,5 +1,6 @@
 /** Turning ethers' decoded values into plain, JSON-safe data. */
 import { Result, type ParamType } from "ethers";
+import { maskFrom, maskHas, maskToFlags } from "../node/protocol/codecs.ts";
 
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
 
@@ -39,20 +40,18 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
 
-/** Bit i of a mask (uint256 as bigint/number/string). */
+/** Bit i of a mask (uint256 as bigint/number/string). The codec is node/protocol's. */
 export function maskBit(mask: bigint | number | string, index: number): boolean {
-  return ((BigInt(mask) >> BigInt(index)) & 1n) === 1n;
+  return maskHas(BigInt(mask), index);
 }
 
 export function maskToBits(mask: bigint | number | string, count: number): boolean[] {
-  return Array.from({ length: count }, (_, i) => maskBit(mask, i));
+  return maskToFlags(BigInt(mask), count);
 }
 
-export function bitsToMask(bits: readonly boolean[]): bigint {
-  return bits.reduce((mask, bit, i) => (bit ? mask | (1n << BigInt(i)) : mask), 0n);
-}
+export const bitsToMask = maskFrom;
 
-/** "0b101" style rendering of a mask over `count` commits, commit 0 first: e.g. "1 0 1". */
+/** "101" style rendering of a mask over `count` commits, commit 0 first. */
 export function maskLabel(mask: bigint | number | string, count: number): string {
   return maskToBits(mask, count).map((b) => (b ? "1" : "0")).join("");
 }

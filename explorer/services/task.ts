@@ -1,7 +1,7 @@
 /** The task as a whole: its configuration (from TaskConfigured), live state and model spec. */
 import { decodeModelSpec } from "../../node/ml/codec.ts";
 import type { ModelSpec } from "../../node/ml/types.ts";
-import { ROBUST_RULES } from "../abi.ts";
+import { ruleDisplayName } from "../abi.ts";
 import type { ChainIndex } from "../chain-index.ts";
 import { cidToString } from "../cid.ts";
 import { buildPeers } from "../rounds.ts";
@@ -32,7 +32,7 @@ export function dpEnabled(index: ChainIndex): boolean | null {
 }
 
 function ruleLabel(id: number, param: number): string {
-  return `${ROBUST_RULES[id] ?? `rule ${id}`} (param ${param})`;
+  return `${ruleDisplayName(id)} (param ${param})`;
 }
 
 export class TaskService {

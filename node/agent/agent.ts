@@ -6,7 +6,7 @@
  */
 import type { ModelStore } from "../../ipfs/model-store.ts";
 import type { TaskConnection } from "../chain/connect.ts";
-import { taskChain, type RoundState, type TaskChain } from "../chain/task-chain.ts";
+import { taskChain, type ChainIdentity, type RoundState, type TaskChain } from "../chain/task-chain.ts";
 import { TxRevertedError } from "../chain/tx.ts";
 import type { Logger } from "../lib/log.ts";
 import { decodeModelSpec } from "../ml/codec.ts";
@@ -47,6 +47,14 @@ export interface AgentOptions {
   now?: () => number;
 }
 
+/** The chain under the agent changed identity and it cannot carry on (no contract at the address). */
+export class ChainResetError extends Error {
+  override name = "ChainResetError";
+  constructor(readonly contractAddress: string, reason: string) {
+    super(`the chain changed under this agent (${reason}) and no task contract is at ${contractAddress}; redeploy the task, or start the agent with --contract <new address>`);
+  }
+}
+
 const LATE_ERRORS = ["WrongRound", "WrongPhase", "DeadlinePassed", "AlreadySubmitted", "AlreadyVoted", "AlreadyCommitted", "TaskIsCompleted"];
 
 export class Agent {
@@ -64,6 +72,9 @@ export class Agent {
   private lastProgress = "";
   private completedLogged = false;
   private cachedRound = 0;
+  private identity?: ChainIdentity;
+  private identityCheckedAt = 0;
+  private missingCodeSince = 0;
 
   constructor(private readonly o: AgentOptions) {
     if (!o.chain && !o.conn) throw new Error("Agent needs a TaskConnection or a TaskChain");
@@ -78,8 +89,45 @@ export class Agent {
 
   private now = (): number => (this.o.now ? this.o.now() : Date.now() / 1000);
 
+  /**
+   * Notices a chain reset (a node restarted: new genesis hash) or a redeploy (different code at the
+   * address). With a contract there, the agent forgets the old task and registers again; with none,
+   * it waits up to `missingCodeGraceMs` for a redeploy, then stops with ChainResetError.
+   */
+  async checkChainIdentity(missingCodeGraceMs = 120_000): Promise<boolean> {
+    const now = Date.now();
+    if (this.identity && now - this.identityCheckedAt < 10_000) return false;
+    this.identityCheckedAt = now;
+    const id = await this.chain.identity();
+    if (!this.identity) { this.identity = id; return false; }
+    if (id.genesisHash === this.identity.genesisHash && id.codeHash === this.identity.codeHash) return false;
+    const reason = id.genesisHash !== this.identity.genesisHash ? "new genesis block: the node was restarted" : "different contract code at the address";
+    if (id.codeHash === null) {
+      if (!this.missingCodeSince) {
+        this.missingCodeSince = now;
+        this.o.log.warn("chain-reset", { reason, contract: this.chain.contractAddress, action: "waiting for a redeploy" });
+      }
+      if (now - this.missingCodeSince > missingCodeGraceMs) throw new ChainResetError(this.chain.contractAddress, reason);
+      return true;
+    }
+    this.o.log.warn("chain-reset", { reason, contract: this.chain.contractAddress, action: "re-registering with the new deployment" });
+    this.identity = id;
+    this.missingCodeSince = 0;
+    this.task = undefined;
+    this.spec = undefined;
+    this.models = undefined;
+    this.done.clear();
+    this.dialed.clear();
+    this.completedLogged = false;
+    this.trainerState.dpRoundsSpent = 0;
+    this.trainerState.budgetExhaustedLogged = false;
+    await this.register();
+    return true;
+  }
+
   /** Register (or refresh the multiaddr of) this peer. Idempotent across restarts. */
   async register(): Promise<void> {
+    if (!this.identity) this.identity = await this.chain.identity();
     const me = this.chain.account;
     const p = await this.chain.peer(me);
     if (p && p.active) {
@@ -149,6 +197,7 @@ export class Agent {
     let announcedWait = false;
     while (!this.stopped) {
       try {
+        if (await this.checkChainIdentity()) continue;
         const state = await this.chain.taskState();
         if (!state.started) {
           if (!announcedWait) { this.o.log.info("waiting-for-task-start"); announcedWait = true; }
@@ -170,6 +219,7 @@ export class Agent {
         const acted = await this.act(round);
         if (acted) continue; // something happened: look again at once
       } catch (err) {
+        if (err instanceof ChainResetError) throw err;
         this.o.log.warn("loop-error", { reason: (err as Error).message });
         await new Promise((r) => setTimeout(r, Math.max(1000, this.o.pollMs)));
       }

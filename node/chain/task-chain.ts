@@ -4,7 +4,7 @@
  * the agent on every contract event, with polling as the fallback. Built on the contract types
  * that Hardhat's typechain plugin generates at compile time (types/ethers-contracts).
  */
-import { Contract, type EventLog, type JsonRpcProvider, type Log, type NonceManager } from "ethers";
+import { Contract, keccak256, type EventLog, type JsonRpcProvider, type Log, type NonceManager } from "ethers";
 import type { CID } from "multiformats/cid";
 import type { FederatedTask } from "../../types/ethers-contracts/FederatedTask.ts";
 import type { Logger } from "../lib/log.ts";
@@ -73,6 +73,14 @@ export interface TaskReader {
   aggregateOf(round: number, aggregator: string): Promise<{ submitted: boolean; cid: CID | null }>;
   /** The latest block's timestamp (deadlines are block timestamps). */
   chainTime(): Promise<number>;
+  /** What identifies the chain and the deployment: a node restart changes the genesis hash, a redeploy the code. */
+  identity(): Promise<ChainIdentity>;
+}
+
+export interface ChainIdentity {
+  genesisHash: string;
+  /** keccak of the runtime code at the contract address; null when there is no code. */
+  codeHash: string | null;
 }
 
 export interface TaskChain extends TaskReader {
@@ -169,6 +177,10 @@ export function taskReader(contract: Contract): TaskReader {
     async chainTime() {
       const b = await provider.getBlock("latest");
       return b?.timestamp ?? Math.floor(Date.now() / 1000);
+    },
+    async identity() {
+      const [genesis, code] = await Promise.all([provider.getBlock(0), provider.getCode(String(contract.target))]);
+      return { genesisHash: genesis?.hash ?? "", codeHash: code === "0x" ? null : keccak256(code) };
     },
   };
 }

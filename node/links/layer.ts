@@ -61,7 +61,15 @@ export interface LinkLayerOptions {
   clock?: () => number;
   /** seed of the shapers' jitter/loss draws (default: derived from selfIndex) */
   seed?: number;
+  /**
+   * Hosts a peer's advertised multiaddr may name, besides loopback (127.0.0.0/8, ::1, localhost):
+   * e.g. the addresses of network namespaces the run made itself. Whatever a peer registers on
+   * chain, the proxy never opens TCP anywhere else.
+   */
+  allowedHosts?: readonly string[];
 }
+
+const isLoopback = (host: string): boolean => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "::1" || host === "localhost";
 
 /** The address cannot be routed through the emulated link. */
 export class LinkAddressError extends Error {
@@ -137,6 +145,9 @@ export async function createLinkLayer(opts: LinkLayerOptions): Promise<LinkLayer
     async routeTo(remote, remoteMultiaddr) {
       checkRemote(remote);
       const target = parseTcpMultiaddr(remoteMultiaddr);
+      if (!isLoopback(target.host) && !(opts.allowedHosts ?? []).includes(target.host)) {
+        throw new LinkAddressError(remoteMultiaddr, `host ${target.host} is neither loopback nor one of this run's test hosts (${(opts.allowedHosts ?? []).join(", ") || "none configured"})`);
+      }
       const key = `peer:${remote}:${target.host}:${target.port}`;
       let counters = peerCounters.get(remote);
       if (!counters) { counters = new LinkCounters(); peerCounters.set(remote, counters); }

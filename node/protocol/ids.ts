@@ -88,6 +88,14 @@ export const FAILURE_REASONS = {
 } as const;
 export type FailureReason = keyof typeof FAILURE_REASONS;
 
+/** The contract's RoundFailed reason codes (FederatedTask FAIL_*). */
+export const FAILURE_REASON_BY_CODE: Record<number, FailureReason> = { 1: "tooFewTrainers", 2: "nothingAccepted", 3: "noQuorum" };
+
+export function failureReasonText(code: number): string {
+  const reason = FAILURE_REASON_BY_CODE[code];
+  return reason ? FAILURE_REASONS[reason] : `reason ${code}`;
+}
+
 /** Why a verifier rejects one update; `rejected-by-rule` covers the robust rule's own verdict. */
 export type RejectionCode =
   | "unavailable" | "bad-encoding" | "wrong-length" | "non-finite" | "norm-too-large" | "norm-too-small" | "rejected-by-rule";

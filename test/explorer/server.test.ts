@@ -86,7 +86,7 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(task.peerCount).to.equal(3);
     const page = await get("/");
     expect(page.status).to.equal(200);
-    expect(page.text).to.contain("Multi-Krum");
+    expect(page.text).to.contain("multi-krum");
   });
 
   it("lists both rounds with commits, verdicts, aggregates and gas", async () => {

@@ -74,6 +74,25 @@ describe("links/layer: the agent-facing link layer", function () {
     expect(String(self)).to.match(/itself/);
   });
 
+  it("never opens TCP to a host a peer advertises unless it is loopback or one of the run's test hosts", async () => {
+    const outside = net.createServer((s) => s.end());
+    servers.push(outside);
+    let connections = 0;
+    outside.on("connection", () => connections++);
+    const l0 = await layer(0);
+    for (const advertised of ["/dns4/example.org/tcp/4001", "/ip4/10.1.2.3/tcp/4001", "/ip4/192.168.0.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]) {
+      let err: unknown;
+      try { await l0.routeTo(2, advertised); } catch (e) { err = e; }
+      expect(err, advertised).to.be.instanceOf(LinkAddressError);
+      expect(String(err)).to.match(/neither loopback nor one of this run's test hosts/);
+    }
+    expect(l0.routedPorts()).to.deep.equal([]);
+    const withHosts = await createLinkLayer({ scenario, selfIndex: 1, relayPortFor: (i) => ports[i], allowedHosts: ["10.200.0.2"] });
+    layers.push(withHosts);
+    expect(await withHosts.routeTo(2, "/ip4/10.200.0.2/tcp/4001")).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/);
+    expect(connections).to.equal(0);
+  });
+
   it("an in-coverage peer reaches the chain over its own shaped Uu link", async () => {
     const rpc = jsonRpcEcho();
     servers.push(rpc.server);
