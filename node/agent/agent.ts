@@ -18,6 +18,7 @@ import type { Learner, RoleContext, TrainerState } from "../roles/context.ts";
 import { modelFetcher, type ModelFetcher } from "../roles/models.ts";
 import { runTrainer } from "../roles/trainer.ts";
 import { runVerifier } from "../roles/verifier.ts";
+import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { Attack } from "./attack.ts";
 
 export interface AgentOptions {
@@ -34,6 +35,8 @@ export interface AgentOptions {
   pollMs: number;
   stay: boolean;
   attack?: Attack;
+  /** EXPERIMENTS ONLY: the side channel of a colluding group of attackers. */
+  colluders?: CollusionChannel;
   /** This peer's data shard index and the number of shards (seeds the attack as the simulator does). */
   dataIndex?: number;
   numPeers?: number;
@@ -79,7 +82,7 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     if (!o.chain && !o.conn) throw new Error("Agent needs a TaskConnection or a TaskChain");
     this.chain = o.chain ?? taskChain(o.conn!, o.log);
-    this.trainerState = { attack: o.attack, dpRoundsSpent: 0, budgetExhaustedLogged: false };
+    this.trainerState = { attack: o.attack, colluders: o.colluders, dpRoundsSpent: 0, budgetExhaustedLogged: false };
   }
 
   stop(): void {

@@ -3,6 +3,7 @@ import type { TaskChain } from "../chain/task-chain.ts";
 import type { Logger } from "../lib/log.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import type { Learner } from "../ml/learner.ts";
+import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { AttackPlan } from "../protocol/local-update.ts";
 import type { TaskConfig } from "../protocol/task-config.ts";
 import type { ModelFetcher } from "./models.ts";
@@ -31,6 +32,8 @@ export interface RoleContext {
 
 export interface TrainerState {
   attack?: AttackPlan;
+  /** EXPERIMENTS ONLY: the colluding group's side channel (node/attacks/collusion.ts). */
+  colluders?: CollusionChannel;
   /** rounds this peer has contributed a DP-noised update to (its own privacy spend) */
   dpRoundsSpent: number;
   budgetExhaustedLogged: boolean;

@@ -1,7 +1,8 @@
 import { CID } from "multiformats/cid";
 import { cumulativeEpsilonMilli, maxCommitsWithinBudget } from "../privacy/config.ts";
 import { secureGaussianSource } from "../privacy/gaussian.ts";
-import { localUpdate } from "../protocol/local-update.ts";
+import { attackActive, craftUpdate, delta, honestUpdate, localUpdate } from "../protocol/local-update.ts";
+import { dataAttacks } from "../attacks/index.ts";
 import type { RoundState } from "../chain/task-chain.ts";
 import type { RoleContext, TrainerState } from "./context.ts";
 
@@ -20,10 +21,20 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
   if (!round.globalModelCid) throw new Error(`round ${round.round} has no global model CID`);
   const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
   const learner = await ctx.learner();
-  const update = await localUpdate(global, learner, {
+  const o = {
     round: round.round, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack,
     privacy: dp ? { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noise: secureGaussianSource() } : null,
-  });
+  };
+  let update;
+  if (state.colluders && attackActive(state.attack, round.round) && !dataAttacks.includes(state.attack.kind)) {
+    // Colluders share their honest deltas first, so the attack uses the group's real statistics.
+    const honest = await honestUpdate(global, learner, o);
+    const group = await state.colluders.exchange(round.round, delta(honest.weights, global), { deadlineMs: Math.min(Date.now() + 60_000, (round.phaseDeadline - 10) * 1000) });
+    log.info("colluded", { round: round.round, colluders: group.length });
+    update = { ...honest, weights: craftUpdate(state.attack, { ...o, global, honest: honest.weights, colluderHonestDeltas: group }), attack: state.attack.kind };
+  } else {
+    update = await localUpdate(global, learner, o);
+  }
   if (update.dp) {
     state.dpRoundsSpent++;
     log.info("dp-applied", { round: round.round, preClipNorm: update.dp.preClipNorm.toFixed(3), clipped: update.dp.clipped });
