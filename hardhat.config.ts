@@ -39,10 +39,10 @@ const config: HardhatUserConfig = {
   test: {
     mocha: { timeout: 120_000 },
     solidity: {
-      // Invariant campaigns: 256 runs of 100 calls each (the handler reverts only on expected
-      // protocol errors, which it catches by selector; failOnRevert stays false for the unexpected
-      // ones to surface as assertion failures through the handler's own checks).
-      invariant: { runs: 256, depth: 100, failOnRevert: false },
+      // Invariant campaigns: 256 runs of 100 calls each. The handler catches only the protocol's
+      // expected custom errors (by selector) and re-throws anything else, and failOnRevert turns
+      // such a re-thrown revert (a panic, an unexpected error) into a failed invariant.
+      invariant: { runs: 256, depth: 100, failOnRevert: true },
       fuzz: { runs: 256 },
     },
   },
