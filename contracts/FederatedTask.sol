@@ -283,6 +283,13 @@ contract FederatedTask is IFederatedTask, AccessControl, PeerRegistry, Reputatio
         (verifierCommittee, aggregatorCommittee,) = _draw(round, rd, hash);
     }
 
+    /// @notice The eligible pools snapshotted when training closed (committees are drawn from these).
+    /// @dev Reverts with {RoundDoesNotExist}; 0 before training closed.
+    function roundPools(uint32 round) external view returns (uint256 verifierPool, uint256 aggregatorPool) {
+        Round storage rd = _existingRound(round);
+        return (rd.verifierPool, rd.aggregatorPool);
+    }
+
     /// @inheritdoc IFederatedTask
     function isVerifier(uint32 round, address account) external view returns (bool) {
         (, , uint256 committee,) = getCommittees(round);
