@@ -5,27 +5,42 @@ import {IFederatedTask} from "./interfaces/IFederatedTask.sol";
 import {CidCodec} from "./lib/CidCodec.sol";
 
 /// @title TaskSettings — the task's configuration, validated once and stored packed
-/// @notice Holds the {IFederatedTask-TaskConfig} in five storage slots: the two CIDs as digests
-/// (their kinds packed beside the durations) and all small numeric fields packed together.
+/// @notice Holds the {IFederatedTask-TaskConfig} in six storage slots: the two CIDs as digests
+/// (their kinds packed beside the other small fields), the durations and committee parameters in
+/// one slot, and the fields `commitUpdate` reads (minTrainers, maxSamplesPerPeer) in one slot.
 abstract contract TaskSettings is IFederatedTask {
     /// @dev Highest robust-rule id (5 = centered clipping).
     uint8 internal constant MAX_ROBUST_RULE = 5;
+    /// @notice {TaskConfig-admissionMode}: the initiator admits addresses ({admit}).
+    uint8 public constant ADMISSION_ALLOW_LIST = 0;
+    /// @notice {TaskConfig-admissionMode}: anyone may join by posting `bondWei` of ETH.
+    uint8 public constant ADMISSION_BOND = 1;
 
     struct StoredConfig {
         bytes32 modelSpecDigest;
         bytes32 initialModelDigest;
-        // --- one slot
+        // --- one slot: durations and committee parameters (read at phase changes)
         uint32 rounds;
         uint32 trainingDuration;
         uint32 verificationDuration;
         uint32 aggregationDuration;
-        uint16 minTrainers;
-        uint16 aggregatorQuorum;
+        uint32 revealDuration;
+        uint32 challengeDuration;
+        uint16 verifierCommitteeSize;
+        uint16 aggregatorCommitteeSize;
+        uint16 aggregatorQuorumBps;
         uint8 robustRule;
+        // --- one slot: what the hot paths and the registry read
+        uint16 minTrainers;
+        uint32 maxSamplesPerPeer;
         uint16 ruleParam;
         uint8 modelSpecKind;
         uint8 initialModelKind;
         bool configured;
+        uint8 admissionMode;
+        uint96 bondWei;
+        uint16 copyCosineThresholdBps;
+        uint32 sampleWeightClipMilli;
         // --- one slot
         uint32 dpClipNormMilli;
         uint32 dpNoiseMultiplierMilli;
@@ -55,13 +70,22 @@ abstract contract TaskSettings is IFederatedTask {
         s.trainingDuration = c.trainingDuration;
         s.verificationDuration = c.verificationDuration;
         s.aggregationDuration = c.aggregationDuration;
-        s.minTrainers = c.minTrainers;
-        s.aggregatorQuorum = c.aggregatorQuorum;
+        s.revealDuration = c.revealDuration;
+        s.challengeDuration = c.challengeDuration;
+        s.verifierCommitteeSize = c.verifierCommitteeSize;
+        s.aggregatorCommitteeSize = c.aggregatorCommitteeSize;
+        s.aggregatorQuorumBps = c.aggregatorQuorumBps;
         s.robustRule = c.robustRule;
+        s.minTrainers = c.minTrainers;
+        s.maxSamplesPerPeer = c.maxSamplesPerPeer;
         s.ruleParam = c.ruleParam;
         s.modelSpecKind = specKind;
         s.initialModelKind = initialKind;
         s.configured = true;
+        s.admissionMode = c.admissionMode;
+        s.bondWei = c.bondWei;
+        s.copyCosineThresholdBps = c.copyCosineThresholdBps;
+        s.sampleWeightClipMilli = c.sampleWeightClipMilli;
         s.dpClipNormMilli = c.dpClipNormMilli;
         s.dpNoiseMultiplierMilli = c.dpNoiseMultiplierMilli;
         s.dpDeltaExponent = c.dpDeltaExponent;
@@ -79,10 +103,18 @@ abstract contract TaskSettings is IFederatedTask {
         if (c.trainingDuration == 0) revert InvalidConfig("trainingDuration");
         if (c.verificationDuration == 0) revert InvalidConfig("verificationDuration");
         if (c.aggregationDuration == 0) revert InvalidConfig("aggregationDuration");
+        if (c.revealDuration == 0) revert InvalidConfig("revealDuration");
         // A round holds at most 255 commits and a task at most 256 peers: larger values could never be met.
         if (c.minTrainers == 0 || c.minTrainers > 255) revert InvalidConfig("minTrainers");
-        if (c.aggregatorQuorum == 0 || c.aggregatorQuorum > 256) revert InvalidConfig("aggregatorQuorum");
+        if (c.verifierCommitteeSize > 256) revert InvalidConfig("verifierCommitteeSize");
+        if (c.aggregatorCommitteeSize > 256) revert InvalidConfig("aggregatorCommitteeSize");
+        // More than half: two disjoint groups can never both reach the quorum.
+        if (c.aggregatorQuorumBps <= 5_000 || c.aggregatorQuorumBps > 10_000) revert InvalidConfig("aggregatorQuorumBps");
         if (c.robustRule > MAX_ROBUST_RULE) revert InvalidConfig("robustRule");
+        if (c.admissionMode > ADMISSION_BOND) revert InvalidConfig("admissionMode");
+        if (c.admissionMode == ADMISSION_BOND && c.bondWei == 0) revert InvalidConfig("bondWei");
+        if (c.maxSamplesPerPeer == 0) revert InvalidConfig("maxSamplesPerPeer");
+        if (c.copyCosineThresholdBps > 10_000) revert InvalidConfig("copyCosineThresholdBps");
         if (c.dpClipNormMilli != 0) {
             // DP on: noise must be added and delta must be a real probability below 1.
             if (c.dpNoiseMultiplierMilli == 0) revert InvalidConfig("dpNoiseMultiplierMilli");
@@ -92,8 +124,12 @@ abstract contract TaskSettings is IFederatedTask {
         if (c.reputationPenalty < 0) revert InvalidConfig("reputationPenalty");
         if (c.reputationThreshold > c.reputationInitial) revert InvalidConfig("reputationThreshold");
         if (c.reputationInitial > c.reputationMax) revert InvalidConfig("reputationInitial");
-        // Scores are stored as int32 offsets from reputationInitial (see Reputation).
+        // Scores are stored as int32 offsets from reputationInitial (see Reputation); committee
+        // weights use score - threshold + 1, which must fit comfortably in a uint32.
         if (int256(c.reputationMax) - int256(c.reputationInitial) > type(int32).max) {
+            revert InvalidConfig("reputationMax");
+        }
+        if (int256(c.reputationMax) - int256(c.reputationThreshold) > type(int32).max) {
             revert InvalidConfig("reputationMax");
         }
     }
@@ -107,10 +143,19 @@ abstract contract TaskSettings is IFederatedTask {
         c.trainingDuration = s.trainingDuration;
         c.verificationDuration = s.verificationDuration;
         c.aggregationDuration = s.aggregationDuration;
+        c.revealDuration = s.revealDuration;
+        c.challengeDuration = s.challengeDuration;
         c.minTrainers = s.minTrainers;
-        c.aggregatorQuorum = s.aggregatorQuorum;
+        c.verifierCommitteeSize = s.verifierCommitteeSize;
+        c.aggregatorCommitteeSize = s.aggregatorCommitteeSize;
+        c.aggregatorQuorumBps = s.aggregatorQuorumBps;
         c.robustRule = s.robustRule;
         c.ruleParam = s.ruleParam;
+        c.admissionMode = s.admissionMode;
+        c.bondWei = s.bondWei;
+        c.maxSamplesPerPeer = s.maxSamplesPerPeer;
+        c.copyCosineThresholdBps = s.copyCosineThresholdBps;
+        c.sampleWeightClipMilli = s.sampleWeightClipMilli;
         c.dpClipNormMilli = s.dpClipNormMilli;
         c.dpNoiseMultiplierMilli = s.dpNoiseMultiplierMilli;
         c.dpDeltaExponent = s.dpDeltaExponent;

@@ -26,7 +26,12 @@ describe("Ignition: FederatedTaskModule", () => {
       if (field === "rounds") continue;
       expect(c[field as keyof typeof c], field).to.equal(BigInt(value));
     }
-    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 5, ruleParam: 0, reputationPenalty: 4 });
+    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 5, ruleParam: 0, reputationPenalty: 4, admissionMode: 0, aggregatorQuorumBps: 6667 });
+    // Allow-list defaults: the demo accounts 1..10 are admitted.
+    const signers = await ethers.getSigners();
+    expect((await deployed.peerStatus(signers[1].address)).admitted).to.equal(true);
+    expect((await deployed.peerStatus(signers[10].address)).admitted).to.equal(true);
+    expect((await deployed.peerStatus(signers[11].address)).admitted).to.equal(false);
   });
 
   it("deploys without configuring (configure: false) for a later configureTask by the initiator", async () => {

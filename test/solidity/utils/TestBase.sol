@@ -9,6 +9,8 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 selector) external;
     function assume(bool condition) external pure;
+    function roll(uint256 blockNumber) external;
+    function deal(address account, uint256 balance) external;
 }
 
 /// @dev Minimal assertion helpers (revert = failed test).
