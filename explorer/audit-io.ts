@@ -1,6 +1,6 @@
 /** The real IO of the audit: contract views over JSON-RPC and IPFS content. The round steps come from node/protocol. */
 import { Contract, type Interface, type Provider } from "ethers";
-import { decodeTaskConfig, type RawTaskConfig } from "../node/protocol/index.ts";
+import { decodeTaskConfig, roundRulesOf, type RawTaskConfig } from "../node/protocol/index.ts";
 import { protocolRules, type AuditChain, type AuditIO, type AuditRules, type AuditVerdict } from "./audit.ts";
 import { cidToString } from "./cid.ts";
 
@@ -13,7 +13,7 @@ export function contractAuditChain(address: string, iface: Interface, provider: 
   return {
     async taskConfig() {
       const c = decodeTaskConfig((await task.taskConfig()) as RawTaskConfig);
-      return { modelSpecCid: c.modelSpecCid?.toString() ?? "", rule: c.rule, ruleParam: c.ruleParam, ruleParamRaw: c.ruleParamRaw };
+      return { modelSpecCid: c.modelSpecCid?.toString() ?? "", rules: roundRulesOf(c), ruleParamRaw: c.ruleParamRaw };
     },
     async round(round) {
       const r = await task.getRound(round);
@@ -35,7 +35,7 @@ export function contractAuditChain(address: string, iface: Interface, provider: 
       for (let i = 0; i < count; i++) {
         const peer = String(await task.peerAt(i));
         const v = await task.getVerdict(round, peer);
-        if (v.voted) out.push({ verifier: peer, acceptedMask: BigInt(v.acceptedMask) });
+        if (v.revealed) out.push({ verifier: peer, acceptedMask: BigInt(v.acceptedMask) });
       }
       return out;
     },

@@ -1,5 +1,5 @@
 /**
- * Re-verifying a finalized round from the chain and IPFS alone. The chain reader and the content
+ * Re-verifying a finalized round from the chain and IPFS alone (verdicts are the revealed ones). The chain reader and the content
  * fetcher are injected (explorer/audit-io.ts wires the real ones), so the same code audits a live
  * task or a test fixture. Every round step it recomputes comes from node/protocol — the very
  * functions the agents' verifier and aggregator call:
@@ -14,14 +14,13 @@ import { decodeModelSpec } from "../node/ml/codec.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
 import {
   aggregateAccepted, decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, roundVerdict, updateCid,
-  type RoundUpdate, type RoundVerdict, type RuleName, type RuleSetting, type RoundModels,
+  type RoundRules, type RoundUpdate, type RoundVerdict, type RuleSetting, type RoundModels,
 } from "../node/protocol/index.ts";
 
 export interface AuditTaskConfig {
   modelSpecCid: string;
-  rule: RuleName;
-  /** natural units */
-  ruleParam: number;
+  /** the rule, its parameter (natural units), the near-copy threshold and the sample-weight clip */
+  rules: RoundRules;
   /** as stored on chain, for display */
   ruleParamRaw: number;
 }
@@ -108,11 +107,11 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
   const differences: string[] = [];
   const state = await io.chain.round(round);
   const config = await io.chain.taskConfig();
-  const setting: RuleSetting = { rule: config.rule, ruleParam: config.ruleParam };
+  const setting: RuleSetting = config.rules;
   const result: AuditResult = {
     round,
     ok: false,
-    rule: `${config.rule} (param ${config.ruleParamRaw})`,
+    rule: `${config.rules.rule} (param ${config.ruleParamRaw})`,
     acceptedMaskOnChain: maskHex(state.acceptedMask),
     acceptedMaskRecomputed: null,
     globalCidOnChain: state.finalCid,

@@ -13,11 +13,12 @@ import { decodeModelSpec } from "../ml/codec.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import { Phase, phaseName, type RoleName } from "../protocol/ids.ts";
 import type { TaskConfig } from "../protocol/task-config.ts";
-import { runAggregator } from "../roles/aggregator.ts";
+import { revealAggregator, runAggregator } from "../roles/aggregator.ts";
+import { RevealStore } from "../roles/reveals.ts";
 import type { Learner, RoleContext, TrainerState } from "../roles/context.ts";
 import { modelFetcher, type ModelFetcher } from "../roles/models.ts";
 import { runTrainer } from "../roles/trainer.ts";
-import { runVerifier } from "../roles/verifier.ts";
+import { revealVerifier, runVerifier } from "../roles/verifier.ts";
 import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { Attack } from "./attack.ts";
 
@@ -48,6 +49,15 @@ export interface AgentOptions {
   bootstrapPeers?: string[];
   /** The clock deadlines are compared with (seconds); defaults to the wall clock. */
   now?: () => number;
+  /** Where to keep what it committed to until it reveals (survives a restart); in memory when absent. */
+  stateDir?: string;
+  /** Bond to post at registration in a bond-admission task (default: the task's minimum bondWei). */
+  bondWei?: bigint;
+}
+
+/** This peer may not join the task (not admitted, banned). Not retried: the agent exits with the reason. */
+export class AdmissionError extends Error {
+  override name = "AdmissionError";
 }
 
 /** The chain under the agent changed identity and it cannot carry on (no contract at the address). */
@@ -58,7 +68,7 @@ export class ChainResetError extends Error {
   }
 }
 
-const LATE_ERRORS = ["WrongRound", "WrongPhase", "DeadlinePassed", "AlreadySubmitted", "AlreadyVoted", "AlreadyCommitted", "TaskIsCompleted"];
+const LATE_ERRORS = ["WrongRound", "WrongPhase", "DeadlinePassed", "AlreadySubmitted", "AlreadyVoted", "AlreadyCommitted", "AlreadyRevealed", "TaskIsCompleted"];
 
 export class Agent {
   readonly chain: TaskChain;
@@ -77,12 +87,14 @@ export class Agent {
   private cachedRound = 0;
   private identity?: ChainIdentity;
   private identityCheckedAt = 0;
+  private readonly pending: RevealStore;
   private missingCodeSince = 0;
 
   constructor(private readonly o: AgentOptions) {
     if (!o.chain && !o.conn) throw new Error("Agent needs a TaskConnection or a TaskChain");
     this.chain = o.chain ?? taskChain(o.conn!, o.log);
     this.trainerState = { attack: o.attack, colluders: o.colluders, dpRoundsSpent: 0, budgetExhaustedLogged: false };
+    this.pending = new RevealStore(o.stateDir);
   }
 
   stop(): void {
@@ -142,7 +154,15 @@ export class Agent {
       this.o.log.info("resumed", { address: me, peerIndex: this.peerIndex, roles: p.roles, reputation: p.reputation });
       return;
     }
-    const sent = await this.chain.registerPeer(this.o.roles, this.o.announceAddr, this.o.publicKey);
+    const status = await this.chain.peerStatus(me);
+    if (status.banned) throw new AdmissionError(`${me} is banned from this task for good (revoked, excluded by reputation, or a challenge upheld)`);
+    const task = await this.chain.taskConfig();
+    let bond: bigint | undefined;
+    if (task.admission === "allow-list" && !status.admitted) {
+      throw new AdmissionError(`${me} is not admitted to this allow-list task: ask the task's initiator to admit it (admit([address]))`);
+    }
+    if (task.admission === "bond" && status.bondWei === 0n) bond = this.o.bondWei ?? task.bondWei;
+    const sent = await this.chain.registerPeer(this.o.roles, this.o.announceAddr, this.o.publicKey, bond);
     const after = await this.chain.peer(me);
     this.peerIndex = after?.peerIndex ?? -1;
     this.o.log.info("registered", { address: me, peerIndex: this.peerIndex, roles: this.o.roles.join(","), multiaddr: this.o.announceAddr, gas: sent.gasUsed });
@@ -253,36 +273,48 @@ export class Agent {
     const me = this.chain.account;
     const key = `${round.round}:${round.phase}`;
     const ctx = this.context();
+    const r = round.round;
     let acted = false;
     if (!this.done.has(key)) {
       try {
+        let finished = true;
         if (round.phase === Phase.Training && this.o.roles.includes("trainer")) {
-          const idx = await this.chain.commitIndexOf(round.round, me);
-          const reputation = (await this.chain.peer(me))?.reputation ?? 0;
-          if (idx === null && reputation < ctx.task.reputation.threshold) {
-            // Excluded by reputation: training would be wasted, the contract refuses the commit.
-            this.o.log.warn("excluded", { round: round.round, reputation, threshold: ctx.task.reputation.threshold });
+          const idx = await this.chain.commitIndexOf(r, me);
+          const status = await this.chain.peerStatus(me);
+          if (idx === null && status.banned) {
+            // Excluded for good (reputation, revocation or a challenge): the contract refuses the commit.
+            this.o.log.warn("excluded", { round: r, reason: "banned", reputation: (await this.chain.peer(me))?.reputation });
           } else if (idx === null) acted = await runTrainer(ctx, round, this.trainerState);
-          this.done.add(key);
-        } else if (round.phase === Phase.Verification && this.o.roles.includes("verifier")) {
-          if (!(await this.chain.verdictOf(round.round, me)).voted) { await runVerifier(ctx, round, this.o.fetchTimeoutMs); acted = true; }
-          this.done.add(key);
-        } else if (round.phase === Phase.Aggregation && this.o.roles.includes("aggregator")) {
-          if (!(await this.chain.aggregateOf(round.round, me)).submitted) { await runAggregator(ctx, round, this.o.fetchTimeoutMs); acted = true; }
-          this.done.add(key);
+        } else if (round.phase === Phase.VerifyCommit && this.o.roles.includes("verifier")) {
+          finished = await this.whenInCommittee(r, "verifier", async () => {
+            if (!(await this.chain.verdictOf(r, me)).committed) { await runVerifier(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
+          });
+        } else if (round.phase === Phase.VerifyReveal && this.o.roles.includes("verifier")) {
+          const v = await this.chain.verdictOf(r, me);
+          if (v.committed && !v.revealed) { await revealVerifier(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
+        } else if (round.phase === Phase.AggregateCommit && this.o.roles.includes("aggregator")) {
+          finished = await this.whenInCommittee(r, "aggregator", async () => {
+            if (!(await this.chain.aggregateOf(r, me)).committed) { await runAggregator(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
+          });
+        } else if (round.phase === Phase.AggregateReveal && this.o.roles.includes("aggregator")) {
+          const a = await this.chain.aggregateOf(r, me);
+          if (a.committed && !a.revealed) { await revealAggregator(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
         }
+        if (finished) this.done.add(key);
       } catch (err) {
-        if (err instanceof TxRevertedError) {
+        if (err instanceof TxRevertedError && err.errorName === "CommitteeSeedUnavailable") {
+          this.o.log.debug("committee-not-drawn-yet", { round: r });
+        } else if (err instanceof TxRevertedError) {
           // The chain refused: the phase moved on, or we already acted. Retrying cannot help.
           const late = LATE_ERRORS.includes(err.errorName);
-          (late ? this.o.log.info : this.o.log.warn)(late ? "too-late" : "tx-reverted", { round: round.round, phase: phaseName(round.phase), error: err.errorName, args: err.errorArgs.map(String) });
+          (late ? this.o.log.info : this.o.log.warn)(late ? "too-late" : "tx-reverted", { round: r, phase: phaseName(round.phase), error: err.errorName, args: err.errorArgs.map(String) });
           this.done.add(key);
         } else if ((err as Error).name === "AcceptedUpdateUnavailableError") {
-          this.o.log.warn("aggregate-withheld", { round: round.round, reason: (err as Error).message });
+          this.o.log.warn("aggregate-withheld", { round: r, reason: (err as Error).message });
           this.done.add(key);
         } else {
-          this.o.log.warn("role-failed", { round: round.round, phase: phaseName(round.phase), reason: (err as Error).message });
-          await new Promise((r) => setTimeout(r, 1000));
+          this.o.log.warn("role-failed", { round: r, phase: phaseName(round.phase), reason: (err as Error).message });
+          await new Promise((res) => setTimeout(res, 1000));
         }
       }
     }
@@ -290,9 +322,31 @@ export class Agent {
     return acted;
   }
 
+  /**
+   * Runs `work` when this peer is in the round's committee. The committee is drawn from the hash
+   * of the block that closed training, readable from the next block on: until then, returns false
+   * (not finished) so the agent looks again.
+   */
+  private async whenInCommittee(round: number, role: "verifier" | "aggregator", work: () => Promise<void>): Promise<boolean> {
+    const member = role === "verifier" ? await this.chain.isVerifier(round, this.chain.account) : await this.chain.isAggregator(round, this.chain.account);
+    if (member) { await work(); return true; }
+    const c = await this.chain.committees(round);
+    if (!c.selected && (await this.chain.blockNumber()) <= c.seedBlock) {
+      // The seed block's hash is readable from the next block on. On a quiet chain nobody would mine
+      // it, so draw the committees ourselves: the transaction lands in that next block.
+      await this.chain.selectCommittees(round).catch((err: unknown) => {
+        if (!(err instanceof TxRevertedError)) throw err;
+        this.o.log.debug("select-committees-skipped", { round, error: err.errorName });
+      });
+      return false;
+    }
+    this.o.log.info("not-in-committee", { round, role });
+    return true;
+  }
+
   /** Anyone may advance an expired phase; peers stagger by index so they rarely race. */
   private async maybeAdvance(round: RoundState): Promise<void> {
-    if (round.phase < Phase.Training || round.phase > Phase.Aggregation || round.phaseDeadline === 0) return;
+    if (round.phase < Phase.Training || round.phase > Phase.AggregateReveal || round.phaseDeadline === 0) return;
     const now = Math.max(Math.floor(this.now()), await this.chain.chainTime());
     if (now <= round.phaseDeadline + (Math.max(0, this.peerIndex) % 4)) return;
     try {

@@ -11,7 +11,7 @@ import type { Logger } from "../lib/log.ts";
 import { cidFromBytes } from "../protocol/codecs.ts";
 import type { PhaseValue, RoleName } from "../protocol/ids.ts";
 import { roleBitsOf } from "../protocol/ids.ts";
-import { decodeTaskConfig, type TaskConfig } from "../protocol/task-config.ts";
+import { decodeTaskConfig, type RawTaskConfig, type TaskConfig } from "../protocol/task-config.ts";
 import type { TaskConnection } from "./connect.ts";
 import { sendTx } from "./tx.ts";
 
@@ -69,12 +69,35 @@ export interface TaskReader {
   peer(address: string): Promise<PeerInfo | null>;
   /** Commit index of `trainer` in `round`, or null when it has not committed. */
   commitIndexOf(round: number, trainer: string): Promise<number | null>;
-  verdictOf(round: number, verifier: string): Promise<{ voted: boolean; acceptedMask: bigint }>;
-  aggregateOf(round: number, aggregator: string): Promise<{ submitted: boolean; cid: CID | null }>;
+  verdictOf(round: number, verifier: string): Promise<{ committed: boolean; revealed: boolean; acceptedMask: bigint }>;
+  aggregateOf(round: number, aggregator: string): Promise<{ committed: boolean; revealed: boolean; cid: CID | null }>;
+  /** The round's committees (bitmaps over peer index); `selected` false while only computable, masks 0 before the seed block is readable. */
+  committees(round: number): Promise<Committees>;
+  isVerifier(round: number, account: string): Promise<boolean>;
+  isAggregator(round: number, account: string): Promise<boolean>;
+  /** Admission state of any address. */
+  peerStatus(account: string): Promise<PeerStatus>;
+  blockNumber(): Promise<number>;
   /** The latest block's timestamp (deadlines are block timestamps). */
   chainTime(): Promise<number>;
   /** What identifies the chain and the deployment: a node restart changes the genesis hash, a redeploy the code. */
   identity(): Promise<ChainIdentity>;
+}
+
+export interface Committees {
+  selected: boolean;
+  seedBlock: number;
+  verifiers: bigint;
+  aggregators: bigint;
+}
+
+export interface PeerStatus {
+  admitted: boolean;
+  registered: boolean;
+  banned: boolean;
+  revokedRoles: number;
+  bondWei: bigint;
+  claimableWei: bigint;
 }
 
 export interface ChainIdentity {
@@ -87,12 +110,26 @@ export interface TaskChain extends TaskReader {
   /** This peer's wallet address. */
   readonly account: string;
 
-  registerPeer(roles: readonly RoleName[], multiaddr: string, publicKey: string): Promise<Sent>;
+  /** `bondWei` > 0 posts a bond (bond admission; first registration only). */
+  registerPeer(roles: readonly RoleName[], multiaddr: string, publicKey: string, bondWei?: bigint): Promise<Sent>;
   updateMultiaddr(multiaddr: string): Promise<Sent>;
   commitUpdate(round: number, cid: CID, numSamples: number): Promise<Sent>;
-  submitVerdict(round: number, acceptedMask: bigint): Promise<Sent>;
-  submitAggregate(round: number, cid: CID, accuracyBps: number, cumulativeEpsilonMilli: number): Promise<Sent>;
+  selectCommittees(round: number): Promise<Sent>;
+  commitVerdict(round: number, commitment: string): Promise<Sent>;
+  revealVerdict(round: number, acceptedMask: bigint, salt: string): Promise<Sent>;
+  commitAggregate(round: number, commitment: string): Promise<Sent>;
+  revealAggregate(round: number, cid: CID, accuracyBps: number, cumulativeEpsilonMilli: number, salt: string): Promise<Sent>;
   advancePhase(round: number): Promise<Sent>;
+  /** Initiator: admit addresses in an allow-list task. */
+  admit(accounts: readonly string[]): Promise<Sent>;
+  /** Anyone: dispute a finalized round's aggregate within its challenge window (bond mode: the task's bondWei). */
+  challenge(round: number, bondWei?: bigint): Promise<Sent>;
+  /**
+   * A secret salt for a commitment, derived from this wallet's signature over (contract, round,
+   * kind): unpredictable to others, and the same after a restart, so a reveal never depends on
+   * state lost with the process.
+   */
+  saltFor(round: number, kind: "verdict" | "aggregate"): Promise<string>;
 
   /**
    * Resolves on the next event the contract emits, or after `timeoutMs` (the polling fallback),
@@ -122,7 +159,7 @@ export function taskReader(contract: Contract): TaskReader {
   return {
     contractAddress: String(contract.target),
     async taskConfig() {
-      return decodeTaskConfig(await task.taskConfig());
+      return decodeTaskConfig((await task.taskConfig()) as unknown as RawTaskConfig);
     },
     async taskState() {
       const [started, completed, currentRound] = await Promise.all([task.taskStarted(), task.taskCompleted(), task.currentRound()]);
@@ -168,12 +205,23 @@ export function taskReader(contract: Contract): TaskReader {
     },
     async verdictOf(round, verifier) {
       const v = await task.getVerdict(round, verifier);
-      return { voted: v.voted, acceptedMask: BigInt(v.acceptedMask) };
+      return { committed: v.committed, revealed: v.revealed, acceptedMask: BigInt(v.acceptedMask) };
     },
     async aggregateOf(round, aggregator) {
       const a = await task.getAggregate(round, aggregator);
-      return { submitted: a.submitted, cid: cidFromBytes(bytes(a.cid)) };
+      return { committed: a.committed, revealed: a.revealed, cid: cidFromBytes(bytes(a.cid)) };
     },
+    async committees(round) {
+      const c = await task.getCommittees(round);
+      return { selected: c.selected, seedBlock: Number(c.seedBlock), verifiers: BigInt(c.verifierCommittee), aggregators: BigInt(c.aggregatorCommittee) };
+    },
+    isVerifier: (round, account) => task.isVerifier(round, account),
+    isAggregator: (round, account) => task.isAggregator(round, account),
+    async peerStatus(account) {
+      const p = await task.peerStatus(account);
+      return { admitted: p.admitted, registered: p.registered, banned: p.banned, revokedRoles: Number(p.revokedRoles), bondWei: BigInt(p.bond), claimableWei: BigInt(p.claimable) };
+    },
+    blockNumber: () => provider.getBlockNumber(),
     async chainTime() {
       const b = await provider.getBlock("latest");
       return b?.timestamp ?? Math.floor(Date.now() / 1000);
@@ -189,8 +237,8 @@ export function taskReader(contract: Contract): TaskReader {
 export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   const task = conn.task as unknown as FederatedTask;
   const contract = conn.task as Contract;
-  const send = async (method: string, args: unknown[]): Promise<Sent> => {
-    const r = await sendTx(contract, conn.signer as NonceManager, method, args, log);
+  const send = async (method: string, args: unknown[], value?: bigint): Promise<Sent> => {
+    const r = await sendTx(contract, conn.signer as NonceManager, method, args, log, value ? { value } : {});
     return { hash: r.hash, gasUsed: r.gasUsed };
   };
   const contractAddress = String(contract.target);
@@ -215,12 +263,21 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   return {
     ...taskReader(contract),
     account: conn.address,
-    registerPeer: (roles, multiaddr, publicKey) => send("registerPeer", [roleBitsOf(roles), multiaddr, publicKey]),
+    registerPeer: (roles, multiaddr, publicKey, bondWei) => send("registerPeer", [roleBitsOf(roles), multiaddr, publicKey], bondWei),
     updateMultiaddr: (multiaddr) => send("updateMultiaddr", [multiaddr]),
     commitUpdate: (round, cid, numSamples) => send("commitUpdate", [round, cid.bytes, numSamples]),
-    submitVerdict: (round, mask) => send("submitVerdict", [round, mask]),
-    submitAggregate: (round, cid, accuracyBps, eps) => send("submitAggregate", [round, cid.bytes, accuracyBps, eps]),
+    selectCommittees: (round) => send("selectCommittees", [round]),
+    commitVerdict: (round, commitment) => send("commitVerdict", [round, commitment]),
+    revealVerdict: (round, mask, salt) => send("revealVerdict", [round, mask, salt]),
+    commitAggregate: (round, commitment) => send("commitAggregate", [round, commitment]),
+    revealAggregate: (round, cid, accuracyBps, eps, salt) => send("revealAggregate", [round, cid.bytes, accuracyBps, eps, salt]),
     advancePhase: (round) => send("advancePhase", [round]),
+    admit: (accounts) => send("admit", [accounts]),
+    challenge: (round, bondWei) => send("challenge", [round], bondWei),
+    async saltFor(round, kind) {
+      const signature = await conn.signer.signMessage(`peerfl commit-reveal salt\ncontract ${contractAddress}\nround ${round}\n${kind}`);
+      return keccak256(signature);
+    },
     nextChange(timeoutMs) {
       ensureListening();
       return new Promise((resolve) => {

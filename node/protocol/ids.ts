@@ -18,8 +18,10 @@ export function roleNamesOf(bits: number): RoleName[] {
   return ROLE_NAMES.filter((r) => (bits & ROLE_BITS[r]) !== 0);
 }
 
-/** IFederatedTask.Phase. */
-export const Phase = { None: 0, Training: 1, Verification: 2, Aggregation: 3, Finalized: 4, Failed: 5 } as const;
+/** IFederatedTask.Phase: each verdict and aggregate is committed, then revealed (docs/protocol.md). */
+export const Phase = {
+  None: 0, Training: 1, VerifyCommit: 2, VerifyReveal: 3, AggregateCommit: 4, AggregateReveal: 5, Finalized: 6, Failed: 7,
+} as const;
 export type PhaseValue = (typeof Phase)[keyof typeof Phase];
 
 export function phaseName(p: number): string {
@@ -34,6 +36,7 @@ export const RULE_ID_BY_NAME = {
   median: 3,
   "trimmed-mean": 4,
   "centered-clipping": 5,
+  flame: 6,
 } as const satisfies Record<RuleUnitName, number>;
 export type RuleName = keyof typeof RULE_ID_BY_NAME;
 export type RuleId = (typeof RULE_ID_BY_NAME)[RuleName];
@@ -47,6 +50,7 @@ export const RULE_PARAM_MEANING: Record<RuleName, string> = {
   median: "unused",
   "trimmed-mean": "beta, updates trimmed at each end per coordinate",
   "centered-clipping": "radius tau in milli-units (0 = automatic)",
+  flame: "noise lambda in thousandths of the median norm (0 = no noise)",
 };
 
 export class UnknownNameError extends Error {
@@ -82,8 +86,8 @@ export function ruleNameOf(id: number): RuleName {
 /** Why a round failed, as the agents and the explorer report it. */
 export const FAILURE_REASONS = {
   tooFewTrainers: "fewer commits than minTrainers when training closed",
-  nothingAccepted: "the verifiers' majority accepted no update",
-  noQuorum: "no aggregate CID reached the aggregator quorum before the deadline",
+  nothingAccepted: "no verdict was committed, or the verifier committee's majority accepted no update",
+  noQuorum: "no aggregate CID reached the aggregator committee's quorum before the deadline",
   acceptedUpdateUnavailable: "an accepted update could not be fetched from any provider before the deadline",
 } as const;
 export type FailureReason = keyof typeof FAILURE_REASONS;
@@ -96,6 +100,24 @@ export function failureReasonText(code: number): string {
   return reason ? FAILURE_REASONS[reason] : `reason ${code}`;
 }
 
+/** Why a peer's reputation changed (ReputationChanged.reason). */
+export const REPUTATION_REASONS = [
+  "update accepted", "update rejected", "verdict agreed with the final mask", "verdict disagreed with the final mask",
+  "verdict not revealed", "aggregate was the finalized one", "aggregate differed from the finalized one",
+  "aggregate not revealed", "challenge upheld against its aggregate",
+] as const;
+
+export function reputationReasonText(code: number): string {
+  return REPUTATION_REASONS[code] ?? `reason ${code}`;
+}
+
+/** PeerBanned.reason */
+export const BAN_REASONS = ["banned by the initiator", "reputation below the threshold", "challenge upheld"] as const;
+
+/** TaskConfig.admissionMode */
+export const ADMISSION_MODES = ["allow-list", "bond"] as const;
+export type AdmissionMode = (typeof ADMISSION_MODES)[number];
+
 /** Why a verifier rejects one update; `rejected-by-rule` covers the robust rule's own verdict. */
 export type RejectionCode =
-  | "unavailable" | "bad-encoding" | "wrong-length" | "non-finite" | "norm-too-large" | "norm-too-small" | "rejected-by-rule";
+  | "unavailable" | "bad-encoding" | "wrong-length" | "non-finite" | "norm-too-large" | "norm-too-small" | "near-copy" | "rejected-by-rule";

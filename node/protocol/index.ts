@@ -6,3 +6,4 @@ export * from "./task-config.ts";
 export * from "./local-update.ts";
 export * from "./verdict.ts";
 export * from "./model-bytes.ts";
+export * from "./commitments.ts";

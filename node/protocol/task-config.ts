@@ -5,7 +5,7 @@
 import type { CID } from "multiformats/cid";
 import { dpConfigFromTask, type DpConfig } from "../privacy/config.ts";
 import { cidFromBytes } from "./codecs.ts";
-import { ruleNameOf, type RuleName } from "./ids.ts";
+import { ADMISSION_MODES, ruleNameOf, type AdmissionMode, type RuleName } from "./ids.ts";
 
 /** TaskConfig as the contract returns it (ethers gives bigint for integers, bytes as 0x-hex or Uint8Array). */
 export interface RawTaskConfig {
@@ -15,10 +15,19 @@ export interface RawTaskConfig {
   trainingDuration: bigint | number;
   verificationDuration: bigint | number;
   aggregationDuration: bigint | number;
+  revealDuration: bigint | number;
+  challengeDuration: bigint | number;
   minTrainers: bigint | number;
-  aggregatorQuorum: bigint | number;
+  verifierCommitteeSize: bigint | number;
+  aggregatorCommitteeSize: bigint | number;
+  aggregatorQuorumBps: bigint | number;
   robustRule: bigint | number;
   ruleParam: bigint | number;
+  admissionMode: bigint | number;
+  bondWei: bigint | number;
+  maxSamplesPerPeer: bigint | number;
+  copyCosineThresholdBps: bigint | number;
+  sampleWeightClipMilli: bigint | number;
   dpClipNormMilli: bigint | number;
   dpNoiseMultiplierMilli: bigint | number;
   dpDeltaExponent: bigint | number;
@@ -36,10 +45,26 @@ export interface TaskConfig {
   initialModelCid: CID | null;
   rounds: number;
   trainingDuration: number;
+  /** the verdict commit window (s) */
   verificationDuration: number;
+  /** the aggregate commit window (s) */
   aggregationDuration: number;
+  /** each reveal window (s) */
+  revealDuration: number;
+  challengeDuration: number;
   minTrainers: number;
+  /** 0 = every eligible peer */
+  verifierCommitteeSize: number;
+  aggregatorCommitteeSize: number;
+  /** share of the aggregator committee that must reveal one CID, 0-1 */
   aggregatorQuorum: number;
+  admission: AdmissionMode;
+  bondWei: bigint;
+  maxSamplesPerPeer: number;
+  /** verifiers reject a delta whose cosine similarity to an earlier commit's is at least this (0 = off) */
+  copyCosineThreshold: number;
+  /** FedAvg weights clipped at this x the median sample count (0 = off) */
+  sampleWeightClip: number;
   rule: RuleName;
   /** The rule's parameter in natural units (centered clipping's tau: milli-units on chain). */
   ruleParam: number;
@@ -69,6 +94,21 @@ export function ruleParamToChain(rule: RuleName, param: number): number {
   return raw;
 }
 
+/** The round rules a task sets, as protocol/verdict.ts takes them. */
+export function roundRulesOf(task: TaskConfig): RoundRules {
+  return { rule: task.rule, ruleParam: task.ruleParam, copyCosineThreshold: task.copyCosineThreshold, sampleWeightClip: task.sampleWeightClip };
+}
+
+export interface RoundRules {
+  rule: RuleName;
+  /** natural units */
+  ruleParam: number;
+  /** 0 = no near-copy check */
+  copyCosineThreshold?: number;
+  /** 0 = sample counts used as claimed (up to the on-chain cap) */
+  sampleWeightClip?: number;
+}
+
 export function decodeTaskConfig(raw: RawTaskConfig): TaskConfig {
   const rule = ruleNameOf(num(raw.robustRule));
   const ruleParamRaw = num(raw.ruleParam);
@@ -80,8 +120,17 @@ export function decodeTaskConfig(raw: RawTaskConfig): TaskConfig {
     trainingDuration: num(raw.trainingDuration),
     verificationDuration: num(raw.verificationDuration),
     aggregationDuration: num(raw.aggregationDuration),
+    revealDuration: num(raw.revealDuration),
+    challengeDuration: num(raw.challengeDuration),
     minTrainers: num(raw.minTrainers),
-    aggregatorQuorum: num(raw.aggregatorQuorum),
+    verifierCommitteeSize: num(raw.verifierCommitteeSize),
+    aggregatorCommitteeSize: num(raw.aggregatorCommitteeSize),
+    aggregatorQuorum: num(raw.aggregatorQuorumBps) / 10000,
+    admission: ADMISSION_MODES[num(raw.admissionMode)] ?? "allow-list",
+    bondWei: BigInt(raw.bondWei),
+    maxSamplesPerPeer: num(raw.maxSamplesPerPeer),
+    copyCosineThreshold: num(raw.copyCosineThresholdBps) / 10000,
+    sampleWeightClip: num(raw.sampleWeightClipMilli) / 1000,
     rule,
     ruleParam: ruleParamFromChain(rule, ruleParamRaw),
     ruleParamRaw,

@@ -9,10 +9,13 @@
  * result depends on the set of updates, never on the order transactions were mined in.
  */
 import type { CID } from "multiformats/cid";
+import { gram } from "../aggregation/gram.ts";
 import { createRule, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
+import { medianOf } from "../aggregation/vectors.ts";
 import { canonicalOrder, maskFrom } from "./codecs.ts";
-import type { RejectionCode, RuleName } from "./ids.ts";
+import type { RejectionCode } from "./ids.ts";
 import { delta } from "./local-update.ts";
+import type { RoundRules } from "./task-config.ts";
 
 /** One committed update as a verifier or auditor sees it after fetching. */
 export interface RoundUpdate {
@@ -24,11 +27,8 @@ export interface RoundUpdate {
   unusable?: { code: RejectionCode; message: string };
 }
 
-export interface RuleSetting {
-  rule: RuleName;
-  /** In natural units (see task-config.ts ruleParamFromChain). */
-  ruleParam: number;
-}
+/** The rule settings of a round (task-config.ts roundRulesOf builds them from the task). */
+export type RuleSetting = RoundRules;
 
 export interface RoundModels {
   /** The global model the round started from. */
@@ -37,9 +37,20 @@ export interface RoundModels {
   previousGlobal: Float32Array | null;
 }
 
+/**
+ * FedAvg weights: the claimed sample counts, each clipped at `clip` x their median (0 = no clip).
+ * A peer cannot make its update the global model by claiming a huge count; the on-chain
+ * maxSamplesPerPeer caps the claim itself.
+ */
+export function sampleWeights(numSamples: readonly number[], clip = 0): number[] {
+  if (!(clip > 0) || numSamples.length === 0) return [...numSamples];
+  const limit = clip * medianOf([...numSamples]);
+  return numSamples.map((n) => Math.min(n, limit));
+}
+
 export function ruleContext(setting: RuleSetting, models: RoundModels, numSamples: readonly number[]): RuleContext {
   return {
-    numSamples,
+    numSamples: sampleWeights(numSamples, setting.sampleWeightClip),
     param: setting.ruleParam,
     globalWeights: models.global,
     referenceDelta: models.previousGlobal ? delta(models.global, models.previousGlobal) : undefined,
@@ -59,13 +70,40 @@ export interface RoundVerdict {
   rejections: Rejection[];
 }
 
-/** Which of the round's updates an honest verifier accepts. */
+/**
+ * Near-copies in commit order: update j is a copy when its delta's cosine similarity to an earlier
+ * commit's delta is at least `threshold` (the first committer keeps its update; a copier cannot
+ * commit before the update it copies exists). Returns j -> the earlier index it copies.
+ */
+export function nearCopies(deltas: readonly (Float32Array | null)[], threshold: number): Map<number, number> {
+  const copies = new Map<number, number>();
+  if (!(threshold > 0)) return copies;
+  const live = deltas.flatMap((d, i) => (d ? [i] : []));
+  if (live.length < 2) return copies;
+  const g = gram(live.map((i) => deltas[i]!));
+  const dot = (a: number, b: number) => g.dots[Math.min(a, b) * g.stride + Math.max(a, b)];
+  for (let b = 1; b < live.length; b++) {
+    for (let a = 0; a < b; a++) {
+      const denom = Math.sqrt(dot(a, a) * dot(b, b));
+      const cos = denom > 0 ? dot(a, b) / denom : dot(a, a) === dot(b, b) ? 1 : 0;
+      if (cos >= threshold) { copies.set(live[b], live[a]); break; }
+    }
+  }
+  return copies;
+}
+
+/** Which of the round's updates an honest verifier accepts. `updates` are in commit order. */
 export function roundVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[]): RoundVerdict {
   const rejections: Rejection[] = [];
   updates.forEach((u, index) => {
     if (!u.weights) rejections.push({ index, code: u.unusable?.code ?? "unavailable", message: u.unusable?.message ?? "not fetched" });
   });
-  const usable = canonicalOrder(updates.map((u) => u.cid)).filter((i) => updates[i].weights !== null);
+  const structurallyValid = (w: Float32Array | null): w is Float32Array => w !== null && w.length === models.global.length && w.every(Number.isFinite);
+  const copies = nearCopies(updates.map((u) => (structurallyValid(u.weights) ? delta(u.weights, models.global) : null)), setting.copyCosineThreshold ?? 0);
+  for (const [j, i] of copies) {
+    rejections.push({ index: j, code: "near-copy", message: `cosine similarity with commit ${i}'s update is at least ${setting.copyCosineThreshold}` });
+  }
+  const usable = canonicalOrder(updates.map((u) => u.cid)).filter((i) => updates[i].weights !== null && !copies.has(i));
   const accepted = updates.map(() => false);
   if (usable.length > 0) {
     const rule = createRule(setting.rule);
@@ -91,7 +129,7 @@ export function aggregateAccepted(setting: RuleSetting, models: RoundModels, acc
   const missing = accepted.find((u) => !u.weights);
   if (missing) throw new Error(`accepted update ${missing.cid.toString()} has no weights: ${missing.unusable?.message ?? "not fetched"}`);
   const order = canonicalOrder(accepted.map((u) => u.cid));
-  const numSamples = order.map((i) => accepted[i].numSamples);
+  const ctx = ruleContext(setting, models, order.map((i) => accepted[i].numSamples));
   const rule = createRule(setting.rule);
-  return rule.aggregate(order.map((i) => accepted[i].weights!), numSamples, ruleContext(setting, models, numSamples));
+  return rule.aggregate(order.map((i) => accepted[i].weights!), ctx.numSamples, ctx);
 }

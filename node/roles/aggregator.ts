@@ -3,8 +3,11 @@ import type { RoundState } from "../chain/task-chain.ts";
 import { cumulativeEpsilonMilli } from "../privacy/config.ts";
 import { maskHas } from "../protocol/codecs.ts";
 import type { TaskConfig } from "../protocol/task-config.ts";
+import { aggregateCommitment } from "../protocol/commitments.ts";
+import { roundRulesOf } from "../protocol/task-config.ts";
 import { aggregateAccepted } from "../protocol/verdict.ts";
 import type { RoleContext } from "./context.ts";
+import type { PendingAggregate, RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 
 /**
@@ -24,12 +27,12 @@ export class AcceptedUpdateUnavailableError extends Error {
 }
 
 /**
- * Aggregate the on-chain majority-accepted set with protocol/verdict.ts, pin it, score it on this
- * peer's validation split and submit its CID. An accepted update that cannot be fetched is retried
- * (every provider, re-dialing) until the phase's fetch deadline; then nothing is submitted and the
- * round fails with its reason rather than finalizing on a wrong aggregate.
+ * Aggregate the on-chain majority-accepted set with protocol/verdict.ts, pin it and score it on this
+ * peer's validation split. An accepted update that cannot be fetched is retried (every provider,
+ * re-dialing) until the phase's fetch deadline; then it throws AcceptedUpdateUnavailableError and the
+ * agent commits nothing, so the round fails with its reason rather than finalizing a wrong aggregate.
  */
-export async function runAggregator(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<string> {
+export async function computeAggregate(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<PendingAggregate> {
   const { log, task } = ctx;
   const budget = phaseBudget(ctx, round, task.aggregationDuration, fetchTimeoutMs);
   const commits = (await ctx.chain.commits(round.round, round.commitCount)).filter((c) => maskHas(round.acceptedMask, c.index));
@@ -41,7 +44,7 @@ export async function runAggregator(ctx: RoleContext, round: RoundState, fetchTi
   }
   const missing = updates.flatMap((u, i) => (u.weights ? [] : [{ index: commits[i].index, cid: u.cid.toString(), reason: u.unusable?.message ?? "not fetched" }]));
   if (missing.length > 0) throw new AcceptedUpdateUnavailableError(round.round, missing);
-  const aggregate = aggregateAccepted({ rule: task.rule, ruleParam: task.ruleParam }, models, updates);
+  const aggregate = aggregateAccepted(roundRulesOf(task), models, updates);
   const cid = CID.parse(await ctx.models.put(aggregate));
   let accuracyBps = 0;
   try {
@@ -50,7 +53,25 @@ export async function runAggregator(ctx: RoleContext, round: RoundState, fetchTi
   } catch (err) {
     log.warn("evaluate-failed", { round: round.round, reason: (err as Error).message });
   }
-  const sent = await ctx.chain.submitAggregate(round.round, cid, accuracyBps, cumulativeEpsilonMilliFor(task, round.round));
-  log.info("aggregated", { round: round.round, cid: cid.toString(), accepted: commits.map((c) => c.index), accuracy: (accuracyBps / 100).toFixed(2) + "%", gas: sent.gasUsed });
-  return cid.toString();
+  return { kind: "aggregate", cid: cid.toString(), accuracyBps, cumulativeEpsilonMilli: cumulativeEpsilonMilliFor(task, round.round) };
+}
+
+/** AggregateCommit: compute, pin and commit to the aggregate. Returns its CID. */
+export async function runAggregator(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<string> {
+  const a = await computeAggregate(ctx, round, fetchTimeoutMs);
+  const salt = await ctx.chain.saltFor(round.round, "aggregate");
+  pending.set(ctx.chain.contractAddress, round.round, a);
+  const commitment = aggregateCommitment(ctx.chain.contractAddress, round.round, ctx.chain.account, CID.parse(a.cid), a.accuracyBps, a.cumulativeEpsilonMilli, salt);
+  const sent = await ctx.chain.commitAggregate(round.round, commitment);
+  ctx.log.info("aggregate-committed", { round: round.round, cid: a.cid, accuracy: (a.accuracyBps / 100).toFixed(2) + "%", gas: sent.gasUsed });
+  return a.cid;
+}
+
+/** AggregateReveal: reveal what was committed (recomputed when this process lost it). */
+export async function revealAggregator(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<string> {
+  const kept = pending.get(ctx.chain.contractAddress, round.round, "aggregate");
+  const a = kept ?? (await computeAggregate(ctx, round, fetchTimeoutMs));
+  const sent = await ctx.chain.revealAggregate(round.round, CID.parse(a.cid), a.accuracyBps, a.cumulativeEpsilonMilli, await ctx.chain.saltFor(round.round, "aggregate"));
+  ctx.log.info("aggregated", { round: round.round, cid: a.cid, accuracy: (a.accuracyBps / 100).toFixed(2) + "%", recomputed: !kept, gas: sent.gasUsed });
+  return a.cid;
 }

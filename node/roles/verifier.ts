@@ -1,29 +1,49 @@
 import type { RoundState } from "../chain/task-chain.ts";
-import { roundVerdict } from "../protocol/verdict.ts";
+import { verdictCommitment } from "../protocol/commitments.ts";
+import { roundRulesOf } from "../protocol/task-config.ts";
+import { roundVerdict, type RoundVerdict } from "../protocol/verdict.ts";
 import type { RoleContext } from "./context.ts";
+import type { RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 
 /**
  * Fetch every committed update within the budget (byte cap = model size, bounded concurrency, a
- * deadline that leaves time to vote), judge them with protocol/verdict.ts and submit the mask.
- * An update that cannot be fetched or decoded in time is rejected, not waited on.
+ * deadline that leaves time to commit), judge them with protocol/verdict.ts. An update that
+ * cannot be fetched or decoded in time is rejected, not waited on.
  */
-export async function runVerifier(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<bigint> {
+export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
   const { log, task } = ctx;
   const budget = phaseBudget(ctx, round, task.verificationDuration, fetchTimeoutMs);
   const commits = await ctx.chain.commits(round.round, round.commitCount);
   const models = await roundModels(ctx, round, budget);
   const updates = await fetchUpdates(ctx, commits, budget);
-  const verdict = roundVerdict({ rule: task.rule, ruleParam: task.ruleParam }, models, updates);
+  const verdict = roundVerdict(roundRulesOf(task), models, updates);
   for (const r of verdict.rejections) {
     log.info(r.code === "unavailable" || r.code === "bad-encoding" || r.code === "non-finite" ? "update-rejected-invalid" : "update-rejected", {
       round: round.round, commit: r.index, trainer: commits[r.index].trainer, code: r.code, reason: r.message,
     });
   }
-  const sent = await ctx.chain.submitVerdict(round.round, verdict.mask);
-  log.info("verdict", {
-    round: round.round, rule: task.rule,
+  return verdict;
+}
+
+/** VerifyCommit: judge the round and commit to the mask (nobody can copy it before the reveal window). */
+export async function runVerifier(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<bigint> {
+  const verdict = await computeVerdict(ctx, round, fetchTimeoutMs);
+  const salt = await ctx.chain.saltFor(round.round, "verdict");
+  pending.set(ctx.chain.contractAddress, round.round, { kind: "verdict", mask: verdict.mask.toString() });
+  const sent = await ctx.chain.commitVerdict(round.round, verdictCommitment(ctx.chain.contractAddress, round.round, ctx.chain.account, verdict.mask, salt));
+  ctx.log.info("verdict-committed", {
+    round: round.round, rule: ctx.task.rule,
     accepted: verdict.accepted.flatMap((a, i) => (a ? [i] : [])), rejected: verdict.accepted.flatMap((a, i) => (a ? [] : [i])), gas: sent.gasUsed,
   });
   return verdict.mask;
+}
+
+/** VerifyReveal: reveal the committed mask (recomputed when this process lost it). */
+export async function revealVerifier(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<bigint> {
+  const kept = pending.get(ctx.chain.contractAddress, round.round, "verdict");
+  const mask = kept ? BigInt(kept.mask) : (await computeVerdict(ctx, round, fetchTimeoutMs)).mask;
+  const sent = await ctx.chain.revealVerdict(round.round, mask, await ctx.chain.saltFor(round.round, "verdict"));
+  ctx.log.info("verdict", { round: round.round, mask: "0x" + mask.toString(16), recomputed: !kept, gas: sent.gasUsed });
+  return mask;
 }

@@ -30,7 +30,7 @@ describe("integration: full rounds with real agents, chain and IPFS", function (
       evaluate: false, json: undefined, port: 18545, trainingWindow: 120,
       onProgress: async (p, ctl) => {
         // Round 2, once peer1 has committed (training may already have closed): kill it hard, restart it.
-        if (killed || p.round !== 2 || p.phase > Phase.Aggregation || p.commits < 1) return;
+        if (killed || p.round !== 2 || p.phase > Phase.AggregateReveal || p.commits < 1) return;
         const log = readFileSync(path.join(ctl.workDir, "peer1.log"), "utf8");
         if (!/"event":"committed","round":2/.test(log)) return;
         killed = true;

@@ -5,7 +5,8 @@ import { mulberry32 } from "../../node/ml/random.ts";
 import { seededGaussianSource } from "../../node/privacy/gaussian.ts";
 import {
   aggregateAccepted, attackPlan, canonicalOrder, decodeTaskConfig, delta, localUpdate, maskFrom, maskHas, maskToFlags,
-  parseRuleName, roundVerdict, ruleContext, ruleNameOf, updateCid, UnknownNameError, type LocalLearner, type RoundUpdate,
+  parseRuleName, roundVerdict, ruleContext, ruleNameOf, sampleWeights, updateCid, UnknownNameError, verdictCommitment,
+  type LocalLearner, type RoundUpdate,
 } from "../../node/protocol/index.ts";
 
 const D = 2000;
@@ -47,7 +48,9 @@ describe("protocol: names and codecs", () => {
     const cid = CID.parse("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
     const cfg = decodeTaskConfig({
       modelSpecCid: cid.bytes, initialModelCid: cid.bytes, rounds: 3n, trainingDuration: 120n, verificationDuration: 60n,
-      aggregationDuration: 60n, minTrainers: 2n, aggregatorQuorum: 2n, robustRule: 5n, ruleParam: 1500n,
+      aggregationDuration: 60n, revealDuration: 30n, challengeDuration: 120n, minTrainers: 2n, verifierCommitteeSize: 0n,
+      aggregatorCommitteeSize: 5n, aggregatorQuorumBps: 6667n, robustRule: 5n, ruleParam: 1500n, admissionMode: 1n, bondWei: 10n ** 17n,
+      maxSamplesPerPeer: 60000n, copyCosineThresholdBps: 9990n, sampleWeightClipMilli: 3000n,
       dpClipNormMilli: 1000n, dpNoiseMultiplierMilli: 1100n, dpDeltaExponent: 5n, dpEpsilonBudgetMilli: 0n,
       reputationInitial: 10n, reputationReward: 1n, reputationPenalty: 4n, reputationThreshold: 0n, reputationMax: 20n,
     });
@@ -55,6 +58,8 @@ describe("protocol: names and codecs", () => {
     expect(cfg.ruleParam).to.equal(1.5);
     expect(cfg.dp).to.deep.equal({ clipNorm: 1, noiseMultiplier: 1.1, delta: 1e-5, epsilonBudget: Infinity });
     expect(cfg.modelSpecCid?.toString()).to.equal(cid.toString());
+    expect(cfg).to.include({ admission: "bond", aggregatorQuorum: 0.6667, copyCosineThreshold: 0.999, sampleWeightClip: 3, aggregatorCommitteeSize: 5 });
+    expect(cfg.bondWei).to.equal(10n ** 17n);
   });
 });
 
@@ -94,6 +99,44 @@ describe("protocol: verdict and aggregate", () => {
     const v = roundVerdict({ rule: "centered-clipping", ruleParam: 0 }, { global, previousGlobal: null }, updates);
     expect(v.accepted).to.deep.equal([true, true, true, true, false]);
     expect(v.rejections).to.deep.equal([{ index: 4, code: "unavailable", message: "timed out" }]);
+  });
+});
+
+describe("protocol: copies, sample counts and commitments", () => {
+  const global = vec(1, 0.1);
+  const direction = vec(3, 0.02);
+  const honest = [10, 11, 12, 13].map((s) => vec(s, 0.004, Float32Array.from(global, (g, k) => g + direction[k])));
+
+  it("rejects a later near-copy of an earlier commit, keeping the first committer", async () => {
+    const copy = Float32Array.from(honest[1], (w, k) => w + (k % 97 === 0 ? 1e-7 : 0));
+    const updates = await updatesFrom([...honest, copy]);
+    const v = roundVerdict({ rule: "centered-clipping", ruleParam: 0, copyCosineThreshold: 0.999 }, { global, previousGlobal: null }, updates);
+    expect(v.accepted).to.deep.equal([true, true, true, true, false]);
+    expect(v.rejections).to.deep.include({ index: 4, code: "near-copy", message: "cosine similarity with commit 1's update is at least 0.999" });
+    const off = roundVerdict({ rule: "centered-clipping", ruleParam: 0 }, { global, previousGlobal: null }, updates);
+    expect(off.accepted[4]).to.equal(true);
+  });
+
+  it("clips FedAvg weights at c x the median sample count, so an inflated claim cannot become the model", async () => {
+    expect(sampleWeights([100, 120, 4294967295], 3)).to.deep.equal([100, 120, 360]);
+    expect(sampleWeights([100, 120, 4294967295], 0)).to.deep.equal([100, 120, 4294967295]);
+    const ups = await updatesFrom(honest.slice(0, 3));
+    ups[2].numSamples = 4294967295;
+    const inflated = aggregateAccepted({ rule: "fedavg", ruleParam: 0, sampleWeightClip: 3 }, { global, previousGlobal: null }, ups);
+    // median of (100, 110, 2^32 - 1) is 110: the claim counts as 330, exactly as if 330 had been claimed
+    const capped = ups.map((u, i) => (i === 2 ? { ...u, numSamples: 330 } : u));
+    const expected = aggregateAccepted({ rule: "fedavg", ruleParam: 0 }, { global, previousGlobal: null }, capped);
+    expect(Buffer.from(inflated.buffer).equals(Buffer.from(expected.buffer))).to.equal(true);
+  });
+
+  it("computes the contract's commitments (abi.encode + keccak256)", () => {
+    const task = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    const me = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const salt = "0x" + "11".repeat(32);
+    const a = verdictCommitment(task, 1, me, 0b101n, salt);
+    expect(a).to.match(/^0x[0-9a-f]{64}$/);
+    expect(verdictCommitment(task, 1, me, 0b111n, salt)).to.not.equal(a);
+    expect(verdictCommitment(task, 2, me, 0b101n, salt)).to.not.equal(a);
   });
 });
 

@@ -18,12 +18,13 @@ import type { Learner } from "../../node/ml/learner.ts";
 import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { flattenWeights } from "../../node/ml/codec.ts";
-import { aggregateAccepted, attackPlan, encodeUpdate, maskHas, Phase, updateCid } from "../../node/protocol/index.ts";
-import { AcceptedUpdateUnavailableError, runAggregator } from "../../node/roles/aggregator.ts";
+import { aggregateAccepted, attackPlan, encodeUpdate, maskHas, Phase, roundRulesOf, updateCid } from "../../node/protocol/index.ts";
+import { AcceptedUpdateUnavailableError, computeAggregate, revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
+import { RevealStore } from "../../node/roles/reveals.ts";
 import type { RoleContext, TrainerState } from "../../node/roles/context.ts";
 import { modelFetcher } from "../../node/roles/models.ts";
 import { runTrainer } from "../../node/roles/trainer.ts";
-import { runVerifier } from "../../node/roles/verifier.ts";
+import { revealVerifier, runVerifier } from "../../node/roles/verifier.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "roles-test", level: "error", write: () => {} });
@@ -81,8 +82,9 @@ describe("roles on an in-process chain and an in-memory store", function () {
     await contract.waitForDeployment();
     await (await contract.getFunction("configureTask")({
       ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
-      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600,
+      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
     })).wait();
+    await (await contract.getFunction("admit")(Array.from({ length: PEERS }, (_, i) => hardhatAccount(i + 1).address))).wait();
     chains = [];
     for (let i = 0; i < PEERS; i++) {
       const chain = taskChain(await connFor(i + 1), log);
@@ -94,7 +96,9 @@ describe("roles on an in-process chain and an in-memory store", function () {
 
   after(() => { for (const c of chains ?? []) c.close(); });
 
-  it("runs a whole round: the attacker is rejected and the round finalizes on the protocol's aggregate", async () => {
+  const pending = new RevealStore();
+
+  it("runs a whole round with commit-reveal: the attacker is rejected and the round finalizes on the protocol's aggregate", async () => {
     const task = await chains[0].taskConfig();
     expect(task.rule).to.equal("centered-clipping");
     let round = await chains[0].round(1);
@@ -104,10 +108,20 @@ describe("roles on an in-process chain and an in-memory store", function () {
       expect(await runTrainer(ctxFor(i, chains[i], task), round, state)).to.equal(true);
     }
     round = await chains[0].round(1);
-    expect(round.phase).to.equal(Phase.Verification);
+    expect(round.phase).to.equal(Phase.VerifyCommit);
     expect(round.commitCount).to.equal(PEERS);
     const masks = [];
-    for (let i = 0; i < PEERS; i++) masks.push(await runVerifier(ctxFor(i, chains[i], task), round, 5000));
+    // The committee is drawn from the hash of the block that closed training: readable from the next block.
+    await chains[0].selectCommittees(1);
+    for (let i = 0; i < PEERS; i++) {
+      expect(await chains[i].isVerifier(1, chains[i].account), `peer ${i} in the committee (size 0 = all)`).to.equal(true);
+      masks.push(await runVerifier(ctxFor(i, chains[i], task), round, 5000, pending));
+    }
+    // Committed, not yet revealed: nobody can read another verifier's mask.
+    expect((await chains[1].verdictOf(1, chains[0].account))).to.deep.equal({ committed: true, revealed: false, acceptedMask: 0n });
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.VerifyReveal);
+    for (let i = 0; i < PEERS; i++) expect(await revealVerifier(ctxFor(i, chains[i], task), round, 5000, pending)).to.equal(masks[i]);
     const commits = await chains[0].commits(1, PEERS);
     const attackerCommit = commits.find((c) => c.trainer === chains[3].account)!;
     for (const m of masks) {
@@ -115,10 +129,15 @@ describe("roles on an in-process chain and an in-memory store", function () {
       for (const c of commits) if (c.index !== attackerCommit.index) expect(maskHas(m, c.index), `honest commit ${c.index}`).to.equal(true);
     }
     round = await chains[0].round(1);
-    expect(round.phase).to.equal(Phase.Aggregation);
+    expect(round.phase).to.equal(Phase.AggregateCommit);
     const cids = [];
-    for (let i = 0; i < 2; i++) cids.push(await runAggregator(ctxFor(i, chains[i], task), round, 5000));
-    expect(cids[0]).to.equal(cids[1]);
+    for (let i = 0; i < PEERS; i++) cids.push(await runAggregator(ctxFor(i, chains[i], task), round, 5000, pending));
+    expect(new Set(cids).size).to.equal(1);
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.AggregateReveal);
+    // A restarted aggregator (empty reveal store) recomputes the same aggregate and reveals it.
+    expect(await revealAggregator(ctxFor(0, chains[0], task), round, 5000, new RevealStore())).to.equal(cids[0]);
+    for (let i = 1; i < PEERS; i++) await revealAggregator(ctxFor(i, chains[i], task), round, 5000, pending);
     round = await chains[0].round(1);
     expect(round.phase).to.equal(Phase.Finalized);
     expect(round.finalCid?.toString()).to.equal(cids[0]);
@@ -130,7 +149,7 @@ describe("roles on an in-process chain and an in-memory store", function () {
     for (const c of commits.filter((c) => maskHas(round.acceptedMask, c.index))) {
       accepted.push({ cid: c.cid, numSamples: c.numSamples, weights: await fetch.get(c.cid, { timeoutMs: 1000 }) });
     }
-    const again = aggregateAccepted({ rule: task.rule, ruleParam: task.ruleParam }, { global, previousGlobal: null }, accepted);
+    const again = aggregateAccepted(roundRulesOf(task), { global, previousGlobal: null }, accepted);
     expect((await updateCid(encodeUpdate(again, spec))).toString()).to.equal(cids[0]);
   });
 
@@ -146,16 +165,18 @@ describe("roles on an in-process chain and an in-memory store", function () {
     const huge = await store.put(new Uint8Array(encodeUpdate(new Float32Array(D), spec).length + 1));
     await chains[3].commitUpdate(2, CID.parse(huge), 100);
     round = await chains[0].round(2);
-    expect(round.phase).to.equal(Phase.Verification);
-    const mask = await runVerifier(ctxFor(0, chains[0], task), round, 5000);
+    expect(round.phase).to.equal(Phase.VerifyCommit);
+    const mask = await runVerifier(ctxFor(0, chains[0], task), round, 5000, pending);
     const commits = await chains[0].commits(2, 4);
     for (const c of commits) {
       const honest = c.trainer === chains[0].account || c.trainer === chains[1].account;
       expect(maskHas(mask, c.index), `commit ${c.index}`).to.equal(honest);
     }
-    for (let i = 1; i < PEERS; i++) await runVerifier(ctxFor(i, chains[i], task), round, 5000);
+    for (let i = 1; i < PEERS; i++) await runVerifier(ctxFor(i, chains[i], task), round, 5000, pending);
     round = await chains[0].round(2);
-    expect(round.phase).to.equal(Phase.Aggregation);
+    for (let i = 0; i < PEERS; i++) await revealVerifier(ctxFor(i, chains[i], task), round, 5000, pending);
+    round = await chains[0].round(2);
+    expect(round.phase).to.equal(Phase.AggregateCommit);
     // An aggregator whose store cannot serve an accepted update submits nothing.
     const empty = new MemoryModelStore();
     for (const r of [1, 2]) {
@@ -165,8 +186,9 @@ describe("roles on an in-process chain and an in-memory store", function () {
     const ctx = { ...ctxFor(0, chains[0], task), store: empty, models: modelFetcher({ store: empty, spec, log }) };
     const short = { ...round, phaseDeadline: Math.floor(Date.now() / 1000) + 7 };
     let err: unknown;
-    try { await runAggregator(ctx, short, 500); } catch (e) { err = e; }
+    try { await runAggregator(ctx, short, 500, pending); } catch (e) { err = e; }
     expect(err).to.be.instanceOf(AcceptedUpdateUnavailableError);
-    expect((await chains[0].aggregateOf(2, chains[0].account)).submitted).to.equal(false);
+    expect((await chains[0].aggregateOf(2, chains[0].account)).committed).to.equal(false);
+    void computeAggregate;
   });
 });
