@@ -14,7 +14,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Main> }> =
   explorer: { summary: "block explorer and round audit web UI", load: async () => (await import("../explorer/cli.ts")).mainExplorer },
   audit: { summary: "re-verify a finalized round from chain + IPFS alone", load: async () => (await import("../explorer/cli.ts")).mainAudit },
   task: { summary: "task creator: init (model spec + initial weights + Ignition params), start", load: async () => (await import("./task-cli.ts")).main },
-  demo: { summary: "chain + IPFS + N agents + R rounds, with a summary table", load: async () => (await import("./demo/demo.ts")).main },
+  demo: { summary: "chain + IPFS + N agents + R rounds, with a summary table", load: async () => (await import("./demo/cli.ts")).main },
 };
 
 function usage(): string {

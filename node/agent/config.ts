@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import type { PartitionScheme } from "../ml/partition.ts";
+import { KeyPolicyError, readKeyFile, type KeySource } from "../chain/connect.ts";
 
 export type RoleName = "trainer" | "verifier" | "aggregator";
 /** The partition a peer's shard comes from (the learning core's scheme). */
@@ -10,6 +11,10 @@ export interface AgentConfig {
   rpcUrl: string;
   contract?: string;
   privateKey?: string;
+  /** where the signing key comes from: --account (public Hardhat dev key), --private-key, PEERFL_PRIVATE_KEY or --key-file */
+  keySource: KeySource;
+  /** the file named by --key-file, when that is the source */
+  keyFile?: string;
   accountIndex: number;
   roles: RoleName[];
   dataset: string;
@@ -88,8 +93,9 @@ export function agentCommand(): Command {
     .description("Run one peerfl peer: registers on chain, then trains / verifies / aggregates each round as its roles say.")
     .option("--rpc <url>", "JSON-RPC URL of the chain node", "http://127.0.0.1:8545")
     .option("--contract <address>", "FederatedTask address (default: Ignition's deployment for this chain)")
-    .addOption(new Option("--private-key <hex>", "wallet private key (default: Hardhat dev account --account)").env("PEERFL_PRIVATE_KEY"))
-    .option("--account <n>", "Hardhat development account index", int("--account", 0, 1000), 1)
+    .option("--key-file <path>", "file holding this peer's private key (hex); must be mode 0600 or stricter")
+    .addOption(new Option("--private-key <hex>", "wallet private key; visible in `ps`, prefer --key-file or PEERFL_PRIVATE_KEY").env("PEERFL_PRIVATE_KEY"))
+    .option("--account <n>", "Hardhat development account index (public keys: local chain 31337 only)", int("--account", 0, 1000), 1)
     .option("--roles <list>", "trainer,verifier,aggregator or all", parseRoles, ["trainer", "verifier", "aggregator"] as RoleName[])
     .option("--dataset <name|dir>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
     .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", parsePartition, { kind: "iid" } as PartitionFlag)
@@ -124,7 +130,8 @@ export function agentCommand(): Command {
 
 /** Parses agent flags; throws UsageError (exit 2) for anything malformed. Returns null for --help. */
 export function parseAgentArgs(argv: string[]): AgentConfig | null {
-  const cmd = agentCommand().exitOverride().configureOutput({ writeErr: () => {} });
+  // Commander writes nothing itself: help goes out once, from main (agentHelp), errors as UsageError.
+  const cmd = agentCommand().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
   try {
     cmd.parse(argv, { from: "user" });
   } catch (err) {
@@ -136,12 +143,24 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
   }
   const o = cmd.opts();
   if (o.peerIndex >= o.peers) throw new UsageError(`--peer-index ${o.peerIndex} must be < --peers ${o.peers}`);
-  if (o.privateKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(o.privateKey)) throw new UsageError("--private-key must be 32 bytes of hex");
+  if (o.privateKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(o.privateKey)) {
+    throw new UsageError(`${cmd.getOptionValueSource("privateKey") === "env" ? "PEERFL_PRIVATE_KEY" : "--private-key"} must be 32 bytes of hex`);
+  }
+  let privateKey: string | undefined = o.privateKey;
+  let keySource: KeySource = privateKey ? (cmd.getOptionValueSource("privateKey") === "env" ? "env" : "private-key-flag") : "hardhat-account";
+  if (o.keyFile) {
+    if (keySource === "private-key-flag") throw new UsageError("--key-file and --private-key name two keys: pass one");
+    try { privateKey = readKeyFile(o.keyFile); } catch (err) {
+      if (err instanceof KeyPolicyError) throw new UsageError(err.message);
+      throw err;
+    }
+    keySource = "key-file"; // an explicit flag wins over PEERFL_PRIVATE_KEY
+  }
   if (o.contract && !/^0x[0-9a-fA-F]{40}$/.test(o.contract)) throw new UsageError(`--contract must be a 0x-prefixed 20-byte address, got "${o.contract}"`);
   try { new URL(o.rpc); } catch { throw new UsageError(`--rpc is not a URL: "${o.rpc}"`); }
   if (o.ipfsApi) { try { new URL(o.ipfsApi); } catch { throw new UsageError(`--ipfs-api is not a URL: "${o.ipfsApi}"`); } }
   return {
-    rpcUrl: o.rpc, contract: o.contract, privateKey: o.privateKey, accountIndex: o.account, roles: o.roles,
+    rpcUrl: o.rpc, contract: o.contract, privateKey, keySource, keyFile: o.keyFile, accountIndex: o.account, roles: o.roles,
     dataset: o.dataset, partition: o.partition, partitionSeed: o.partitionSeed, peers: o.peers, peerIndex: o.peerIndex,
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
     optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,

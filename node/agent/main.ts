@@ -2,12 +2,13 @@
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateKeyPairSync, createPublicKey } from "node:crypto";
-import { hexlify } from "ethers";
+import { hexlify, Wallet } from "ethers";
 import { agentHelp, parseAgentArgs, UsageError, type AgentConfig } from "./config.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
-import { connectTask, hardhatAccount, PROJECT_ROOT } from "../chain/connect.ts";
+import { connectTask, hardhatAccount, KeyPolicyError, PROJECT_ROOT } from "../chain/connect.ts";
+import { InsufficientFundsError, TxNotMinedError, TxRevertedError } from "../chain/tx.ts";
 import { Agent } from "./agent.ts";
-import { createLearner } from "./learner.ts";
+import { createLearner } from "../ml/learner.ts";
 import { createAttackFor } from "./attack.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
 
@@ -38,6 +39,17 @@ async function openStore(cfg: AgentConfig, dataDir: string, log: Logger, allowDi
   return { store, announce: addrs[0] ?? "" };
 }
 
+/** Exit codes: 0 done, 1 cannot continue (no funds, refused registration, chain gone), 2 bad flags or key. */
+export const EXIT_FATAL = 1;
+export const EXIT_USAGE = 2;
+
+/** One line saying why the agent cannot go on; the demo shows it as the peer's cause of death. */
+export function fatalReason(err: unknown): string {
+  if (err instanceof TxRevertedError) return `the contract refused ${err.method}: ${err.errorName}(${err.errorArgs.map(String).join(", ")})`;
+  if (err instanceof Error) return err.message.split("\n")[0];
+  return String(err);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let cfg: AgentConfig | null;
   try {
@@ -45,33 +57,58 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`peerfl agent: ${err.message}\n(run "peerfl agent --help" for the flags)\n`);
-      return 2;
+      return EXIT_USAGE;
     }
     throw err;
   }
   if (!cfg) { process.stdout.write(agentHelp()); return 0; }
   const log = createLogger({ name: cfg.name ?? `peer${cfg.peerIndex}`, format: cfg.logFormat, level: cfg.logLevel });
+  if (cfg.keySource === "private-key-flag") {
+    log.warn("private-key-on-command-line", { hint: "other users see it in `ps` and shell history: use --key-file PATH (mode 0600) or PEERFL_PRIVATE_KEY" });
+  }
 
   let attack;
   try {
     attack = cfg.attack ? await createAttackFor(cfg.attack, { scale: cfg.attackScale, seed: cfg.peerIndex + 1, numPeers: cfg.peers, rounds: cfg.attackRounds }) : undefined;
   } catch (err) {
     process.stderr.write(`peerfl agent: ${(err as Error).message}\n`);
-    return 2;
+    return EXIT_USAGE;
   }
 
-  const address = cfg.privateKey ? undefined : hardhatAccount(cfg.accountIndex).address;
-  const dataDir = path.resolve(cfg.dataDir || path.join(PROJECT_ROOT, ".peerfl", "agents", address ?? `key-${cfg.peerIndex}`));
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); };
+  try {
+    await runAgent(cfg, log, attack, cleanups);
+    await cleanup();
+    return 0;
+  } catch (err) {
+    // Nothing the agent can do about these by itself: say why in one line and exit non-zero.
+    const code = err instanceof KeyPolicyError ? EXIT_USAGE : EXIT_FATAL;
+    log.error("fatal", {
+      reason: fatalReason(err), error: (err as Error)?.name,
+      ...(err instanceof InsufficientFundsError ? { address: err.address, balanceWei: err.balanceWei?.toString() } : {}),
+      ...(err instanceof TxNotMinedError ? { nonce: err.nonce } : {}),
+    });
+    await cleanup();
+    // An IPFS or RPC handle that outlives cleanup must not keep a dead agent alive.
+    setTimeout(() => process.exit(code), 1000).unref();
+    return code;
+  }
+}
+
+async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnType<typeof createAttackFor>> | undefined, cleanups: (() => Promise<void>)[]): Promise<void> {
+  const address = cfg.privateKey ? new Wallet(cfg.privateKey).address : hardhatAccount(cfg.accountIndex).address;
+  const dataDir = path.resolve(cfg.dataDir || path.join(PROJECT_ROOT, ".peerfl", "agents", address));
   mkdirSync(dataDir, { recursive: true });
 
   // 5G link emulation: the chain RPC and every peer-to-peer connection take this peer's emulated path.
   let rpcUrl = cfg.rpcUrl;
   let routeTo: ((i: number, ma: string) => Promise<string>) | undefined;
-  let closeLinks: (() => Promise<void>) | undefined;
   let allowDial: ((ma: string) => boolean) | undefined;
   if (cfg.scenario || cfg.linkMode) {
     const { linkLayerForAgent } = await import("./links.ts");
     const layer = await linkLayerForAgent({ scenarioFile: cfg.scenario, forcedMode: cfg.linkMode, numPeers: cfg.peers, selfIndex: cfg.peerIndex, relayBasePort: cfg.relayBasePort, statsFile: path.join(dataDir, "links.json") });
+    cleanups.push(() => layer.close());
     await layer.serveRelay(cfg.rpcUrl);
     rpcUrl = await layer.rpcUrl(cfg.rpcUrl);
     routeTo = (i, ma) => layer.routeTo(i, ma);
@@ -80,22 +117,26 @@ export async function main(argv: string[]): Promise<number> {
     const tcpPort = (ma: string) => Number(/\/tcp\/(\d+)/.exec(ma)?.[1] ?? -1);
     const bootstrapPorts = new Set(cfg.ipfsPeers.map(tcpPort));
     allowDial = (ma) => bootstrapPorts.has(tcpPort(ma)) || layer.routedPorts().includes(tcpPort(ma));
-    closeLinks = () => layer.close();
     log.info("links", { rpcVia: rpcUrl, mode: cfg.linkMode ?? "auto" });
   }
 
   // A chain node that is not up yet (or restarting) is waited for, with the reason logged.
+  // A key the policy refuses will not become acceptable by waiting.
   let conn: Awaited<ReturnType<typeof connectTask>> | undefined;
   for (let attempt = 1; !conn; attempt++) {
     try {
-      conn = await connectTask({ rpcUrl, contract: cfg.contract, privateKey: cfg.privateKey, accountIndex: cfg.accountIndex });
+      conn = await connectTask({
+        rpcUrl, contract: cfg.contract, privateKey: cfg.privateKey, accountIndex: cfg.accountIndex,
+        keySource: cfg.keySource === "hardhat-account" ? undefined : cfg.keySource,
+      });
     } catch (err) {
-      if (attempt >= cfg.chainRetries) throw err;
+      if (err instanceof KeyPolicyError || attempt >= cfg.chainRetries) throw err;
       log.warn("chain-unavailable", { attempt, of: cfg.chainRetries, reason: (err as Error).message });
       await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
     }
   }
   const { store, announce } = await openStore(cfg, dataDir, log, allowDial);
+  cleanups.push(() => store.stop());
   const publicKey = loadOrCreateKey(dataDir);
   const agent = new Agent({
     conn, store, log, roles: cfg.roles, announceAddr: announce, publicKey, fetchTimeoutMs: cfg.fetchTimeoutMs,
@@ -111,8 +152,7 @@ export async function main(argv: string[]): Promise<number> {
     stopping = true;
     log.info("stopping", { signal });
     agent.stop();
-    await store.stop().catch(() => undefined);
-    await closeLinks?.().catch(() => undefined);
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -120,7 +160,4 @@ export async function main(argv: string[]): Promise<number> {
 
   await agent.register();
   await agent.run();
-  await store.stop().catch(() => undefined);
-  await closeLinks?.().catch(() => undefined);
-  return 0;
 }

@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import {
@@ -55,9 +55,70 @@ export function makeProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
   return new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
 }
 
+/** Chain id of Hardhat's and Anvil's local development chains: the only one the public dev keys may sign for. */
+export const DEV_CHAIN_ID = 31337n;
+/** The contract's peer limit (PeerRegistry.MAX_PEERS). */
+export const MAX_PEERS = 256;
+
+let hardhatRoot: HDNodeWallet | undefined;
 /** Hardhat's well-known development account `index` (never a real secret). */
 export function hardhatAccount(index: number): HDNodeWallet {
-  return HDNodeWallet.fromPhrase(HARDHAT_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`);
+  if (!Number.isInteger(index) || index < 0) throw new RangeError(`Hardhat account index must be an integer >= 0, got ${index}`);
+  // Derive the parent once: fromPhrase runs PBKDF2, deriving a child is cheap.
+  hardhatRoot ??= HDNodeWallet.fromPhrase(HARDHAT_MNEMONIC, undefined, "m/44'/60'/0'/0");
+  return hardhatRoot.deriveChild(index);
+}
+
+let devAddresses: Set<string> | undefined;
+/** Is `address` one of the first MAX_PEERS + 1 accounts of the public Hardhat mnemonic? */
+export function isHardhatDevAddress(address: string): boolean {
+  devAddresses ??= new Set(Array.from({ length: MAX_PEERS + 1 }, (_, i) => hardhatAccount(i).address.toLowerCase()));
+  return devAddresses.has(address.toLowerCase());
+}
+
+/** Where a signing key came from (the key policy and the log name it by this). */
+export type KeySource = "hardhat-account" | "private-key-flag" | "env" | "key-file";
+
+/** A key that must not sign on this chain, or a key file others can read. */
+export class KeyPolicyError extends Error {
+  constructor(message: string) { super(message); this.name = "KeyPolicyError"; }
+}
+
+/**
+ * Refuses the public Hardhat development keys (by --account, or a private key that is one of them)
+ * on any chain but the local development chain 31337: everyone knows them, funds sent there are lost.
+ */
+export function checkKeyPolicy(o: { chainId: bigint | number; source: KeySource; address: string }): void {
+  const chainId = BigInt(o.chainId);
+  if (chainId === DEV_CHAIN_ID) return;
+  if (o.source === "hardhat-account") {
+    throw new KeyPolicyError(`refusing the public Hardhat development account ${o.address} on chain ${chainId}: `
+      + `its key is published (mnemonic "test test ... junk") and is only allowed on a local chain (id ${DEV_CHAIN_ID}); `
+      + `give this peer its own key with --key-file PATH or PEERFL_PRIVATE_KEY`);
+  }
+  if (isHardhatDevAddress(o.address)) {
+    throw new KeyPolicyError(`refusing key of ${o.address} on chain ${chainId}: it is a public Hardhat development key, `
+      + `only allowed on a local chain (id ${DEV_CHAIN_ID})`);
+  }
+}
+
+/**
+ * Reads a private key (64 hex digits, optional 0x, surrounding whitespace ignored) from `file`.
+ * Refuses a file that group or others may read or write: chmod 600 it.
+ */
+export function readKeyFile(file: string): string {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (err) {
+    throw new KeyPolicyError(`--key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new KeyPolicyError(`--key-file ${file} has mode ${(mode & 0o777).toString(8).padStart(4, "0")}: group and others must have no access; run "chmod 600 ${file}"`);
+  }
+  const key = readFileSync(file, "utf8").trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new KeyPolicyError(`--key-file ${file} must hold one private key: 64 hex digits, optionally 0x-prefixed`);
+  return key.startsWith("0x") ? key : `0x${key}`;
 }
 
 export interface TaskConnection {
@@ -68,10 +129,18 @@ export interface TaskConnection {
   chainId: bigint;
 }
 
+/**
+ * Connects a signer to the task contract. Without `privateKey` the signer is Hardhat development
+ * account `accountIndex` (default 1), which checkKeyPolicy allows on chain 31337 only.
+ */
 export async function connectTask(opts: {
   rpcUrl: string; contract?: string; privateKey?: string; accountIndex?: number;
+  /** where `privateKey` came from (default "private-key-flag"), for the key policy */
+  keySource?: Exclude<KeySource, "hardhat-account">;
 }): Promise<TaskConnection> {
   const chainId = await probeChainId(opts.rpcUrl);
+  const keyWallet = opts.privateKey ? new Wallet(opts.privateKey) : hardhatAccount(opts.accountIndex ?? 1);
+  checkKeyPolicy({ chainId, source: opts.privateKey ? opts.keySource ?? "private-key-flag" : "hardhat-account", address: keyWallet.address });
   const provider = makeProvider(opts.rpcUrl, chainId);
   const contractAddress = opts.contract ?? ignitionAddress(chainId);
   if (!contractAddress) {
@@ -79,9 +148,7 @@ export async function connectTask(opts: {
   }
   const code = await provider.getCode(contractAddress);
   if (code === "0x") throw new ChainSetupError(`no contract deployed at ${contractAddress} on chain ${chainId}`);
-  const base: Signer = opts.privateKey
-    ? new Wallet(opts.privateKey, provider)
-    : hardhatAccount(opts.accountIndex ?? 1).connect(provider);
+  const base: Signer = keyWallet.connect(provider);
   const signer = new NonceManager(base);
   const { abi } = loadTaskArtifact();
   const task = new Contract(contractAddress, abi, signer);

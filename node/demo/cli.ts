@@ -1,0 +1,110 @@
+/** `peerfl demo` / `npm run demo`: flags -> runDemo (node/demo/demo.ts). */
+import { Command, CommanderError, Option } from "commander";
+import { intArg, numArg } from "../lib/cli-args.ts";
+import { MAX_PEERS } from "../chain/connect.ts";
+import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
+
+export function demoCommand(): Command {
+  const int = (name: string, min: number, max?: number) => intArg(name, min, max);
+  const num = (name: string) => numArg(name, 0);
+  const d = DEMO_DEFAULTS;
+  return new Command("peerfl demo")
+    .description("Run the whole system locally: chain + IPFS + N agents + R rounds, then a per-round table.")
+    .option("--peers <n>", `number of peer agents (2..${MAX_PEERS}); their accounts are funded from the initiator`, int("--peers", 2, MAX_PEERS), d.peers)
+    .option("--rounds <n>", "number of rounds", int("--rounds", 1), d.rounds)
+    .option("--attackers <n>", "how many peers attack (the last ones)", int("--attackers", 0), d.attackers)
+    .option("--late-joiners <n>", "honest peers that join only after round 1", int("--late-joiners", 0), d.lateJoiners)
+    .option("--attack <kind>", "sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm", d.attack)
+    .option("--dataset <name|dir>", "mnist, fashion-mnist or an IDX directory", d.dataset)
+    .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default(d.model))
+    .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", d.partition)
+    .option("--rule <id>", "robust rule id: 0 fedavg, 1 krum, 2 multi-krum, 3 median, 4 trimmed-mean, 5 centered-clipping", int("--rule", 0), d.rule)
+    .option("--rule-param <n>", "rule parameter (Krum f, trim count, ...)", int("--rule-param", 0), d.ruleParam)
+    .option("--max-samples <n>", "cap on each peer's shard", int("--max-samples", 10))
+    .option("--epochs <n>", "local epochs per round", int("--epochs", 1), d.epochs)
+    .option("--training-window <s>", "training window in seconds", int("--training-window", 5), d.trainingWindow)
+    .option("--dp-clip <C>", "DP clip norm (0 = DP off)", num("--dp-clip"), d.dpClip)
+    .option("--dp-sigma <x>", "DP noise multiplier", num("--dp-sigma"), d.dpSigma)
+    .option("--dp-budget <eps>", "DP epsilon budget (0 = none)", num("--dp-budget"), d.dpBudget)
+    .addOption(new Option("--link-mode <mode>", "force a 5G link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
+    .option("--scenario <file>", "5G link scenario JSON")
+    .option("--port <n>", "preferred chain RPC port", int("--port", 1024, 65535), d.port)
+    .option("--keep-running", "leave chain and agents running after the last round (Ctrl-C stops)", false)
+    .option("--json <file>", "where to write the JSON summary", d.json)
+    .option("--no-evaluate", "skip the test-set evaluation of each global model")
+    .option("--quiet", "print only the final table", false);
+}
+
+/** The demo's help text (what `peerfl demo --help` prints, once). */
+export function demoHelp(): string {
+  return demoCommand().helpInformation();
+}
+
+export type ParsedDemoArgs = { help: true } | { help: false; options: Partial<DemoOptions> };
+
+/** Parses demo flags; throws CommanderError or RangeError with a message naming the flag. */
+export function parseDemoArgs(argv: string[]): ParsedDemoArgs {
+  // Commander prints nothing itself (help would otherwise appear twice): main writes it once.
+  const cmd = demoCommand().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  try {
+    cmd.parse(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === "commander.helpDisplayed" || err.code === "commander.help")) return { help: true };
+    throw err;
+  }
+  const o = cmd.opts();
+  const options: Partial<DemoOptions> = {
+    peers: o.peers, rounds: o.rounds, attackers: o.attackers, lateJoiners: o.lateJoiners, attack: o.attack, dataset: o.dataset, model: o.model,
+    partition: o.partition, rule: o.rule, ruleParam: o.ruleParam, maxSamples: o.maxSamples, epochs: o.epochs,
+    trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, linkMode: o.linkMode,
+    scenario: o.scenario, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
+  };
+  validateDemoOptions({ ...DEMO_DEFAULTS, ...options });
+  return { help: false, options };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ParsedDemoArgs;
+  try {
+    parsed = parseDemoArgs(argv);
+  } catch (err) {
+    if (err instanceof CommanderError || err instanceof RangeError) {
+      process.stderr.write(`peerfl demo: ${err.message.replace(/^error: /, "")}\n(run "peerfl demo --help" for the flags)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) { process.stdout.write(demoHelp()); return 0; }
+
+  // Ctrl-C / SIGTERM: the first one stops every process the demo started (they run in their own
+  // process groups, so the terminal's signal does not reach them); a second one exits at once
+  // (the process-exit hook in lib/processes still kills the groups).
+  const abort = new AbortController();
+  let handle: DemoHandle | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping every process the demo started ...\n`);
+    abort.abort(new Error(sig));
+    if (handle) void handle.stop().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    handle = await runDemo({ ...parsed.options, signal: abort.signal });
+  } catch (err) {
+    if (err instanceof DemoAbortedError) return 130;
+    if (err instanceof AgentDiedError) {
+      process.stderr.write(`peerfl demo: ${err.message}\nstopped the chain, the IPFS node and every agent.\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (parsed.options.keepRunning) {
+    process.stdout.write(`\nchain ${handle.rpcUrl}, contract ${handle.contractAddress}: still running (explorer: npm run explorer -- --rpc ${handle.rpcUrl} --contract ${handle.contractAddress}). Ctrl-C stops.\n`);
+    await new Promise(() => {});
+  }
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  return 0;
+}
