@@ -15,7 +15,7 @@ import path from "node:path";
 import { connectTask, PROJECT_ROOT } from "../node/chain/connect.ts";
 import { readCommits, readRound } from "../node/chain/task.ts";
 import { runDemo } from "../node/demo/demo.ts";
-import { maskFrom, maskHex, parseRuleName, ruleIdOf, type RuleName } from "../node/protocol/index.ts";
+import { maskFrom, maskHex, parseRuleName, type RuleName } from "../node/protocol/index.ts";
 import { simulate } from "../node/sim/index.ts";
 
 const PEERS = 5;
@@ -36,7 +36,7 @@ for (const { rule, ruleParam } of RULES) {
   parseRuleName(rule);
   process.stdout.write(`\n${rule}: agents (${PEERS} peers, 1 sign-flip attacker, ${ROUNDS} rounds, ${MAX_SAMPLES} samples per peer) ...\n`);
   const demo = await runDemo({
-    peers: PEERS, rounds: ROUNDS, attackers: 1, attack: "sign-flip", rule: ruleIdOf(rule), ruleParam, maxSamples: MAX_SAMPLES,
+    peers: PEERS, rounds: ROUNDS, attackers: 1, attack: "sign-flip", rule, ruleParam, maxSamples: MAX_SAMPLES,
     quiet: true, keepRunning: true, evaluate: false, json: undefined, port: 38545,
   });
   const agentRounds: { mask: bigint; commitCids: string[]; finalCid: string }[] = [];

@@ -61,9 +61,27 @@ export function federatedTaskArtifact(artifactPath: string = ARTIFACT_PATH): { a
 
 // The round's names come from node/protocol (one table for agents, explorer and audit).
 export { phaseName, Phase, roleNamesOf as roleNames } from "../node/protocol/ids.ts";
-import { Phase, failureReasonText, ruleNameOf } from "../node/protocol/ids.ts";
+import { ADMISSION_MODES, BAN_REASONS, Phase, failureReasonText, reputationReasonText, ruleNameOf } from "../node/protocol/ids.ts";
 export const PHASE_FINALIZED = Phase.Finalized;
 export const PHASE_FAILED = Phase.Failed;
+
+/** The phases of a round in protocol order (None and Failed excluded), as names. */
+export const PHASE_ORDER: readonly string[] = (Object.keys(Phase) as (keyof typeof Phase)[])
+  .filter((k) => k !== "None" && k !== "Failed")
+  .sort((a, b) => Phase[a] - Phase[b]);
+
+/** ReputationChanged.reason as text. */
+export { reputationReasonText };
+
+/** PeerBanned.reason as text. */
+export function banReasonText(code: number): string {
+  return (BAN_REASONS as readonly string[])[code] ?? `reason ${code}`;
+}
+
+/** TaskConfig.admissionMode as a name. */
+export function admissionModeName(code: number): string {
+  return (ADMISSION_MODES as readonly string[])[code] ?? `mode ${code}`;
+}
 
 /** A rule's display name from its on-chain id. */
 export function ruleDisplayName(id: number): string {

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { intArg } from "./lib/cli-args.ts";
 import { cidToHex } from "./chain/cid.ts";
-import { connectTask } from "./chain/connect.ts";
+import { connectTask, readKeyFile } from "./chain/connect.ts";
 import { readTaskConfig } from "./chain/task.ts";
 import { parseRuleName, ruleIdOf } from "./protocol/index.ts";
 
@@ -24,15 +24,18 @@ function program(): Command {
     .option("--ipfs-api <url>", "Kubo RPC API of the creator's IPFS node (e.g. peerfl ipfs daemon)", "http://127.0.0.1:5001")
     .option("--rounds <n>", "rounds", int("--rounds", 1), 5)
     .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping", "centered-clipping")
-    .option("--rule-param <n>", "rule parameter (Krum f, trim count, clipping radius in milli-units; 0 = auto)", int("--rule-param", 0), 0)
+    .option("--rule-param <x>", "rule parameter in natural units (Krum f, trim count, clipping radius; 0 = auto)", (v: string) => Number(v), 0)
     .option("--out <file>", "Ignition parameters file to write", "task-parameters.json")
     .exitOverride();
-  root.command("start")
-    .description("start round 1 (initiator only)")
+  const initiatorOptions = (c: Command) => c
     .option("--rpc <url>", "chain RPC URL", "http://127.0.0.1:8545")
     .option("--contract <address>", "FederatedTask address (default: Ignition's deployment)")
-    .option("--account <n>", "initiator's Hardhat account index", int("--account", 0), 0)
+    .option("--key-file <file>", "initiator's private key in a file (mode 0600); or set PEERFL_PRIVATE_KEY")
+    .option("--account <n>", "initiator's Hardhat development account (chain 31337 only)", int("--account", 0), 0)
     .exitOverride();
+  initiatorOptions(root.command("admit").description("admit peer addresses to an allow-list task (initiator only)")
+    .requiredOption("--address <address...>", "peer wallet addresses to admit"));
+  initiatorOptions(root.command("start").description("start round 1 (initiator only)"));
   return root;
 }
 
@@ -74,7 +77,18 @@ export async function main(argv: string[]): Promise<number> {
     await store.stop();
     return 0;
   }
-  const conn = await connectTask({ rpcUrl: String(o.rpc), contract: o.contract as string | undefined, accountIndex: Number(o.account) });
+  const keyFile = o.keyFile as string | undefined;
+  const privateKey = keyFile ? readKeyFile(keyFile) : process.env.PEERFL_PRIVATE_KEY || undefined;
+  const conn = await connectTask({
+    rpcUrl: String(o.rpc), contract: o.contract as string | undefined, accountIndex: Number(o.account),
+    privateKey, keySource: keyFile ? "key-file" : privateKey ? "env" : undefined,
+  });
+  if (action.name === "admit") {
+    const addresses = (o.address as string[]).map((a) => a.trim());
+    const receipt = await (await conn.task.admit(addresses)).wait();
+    process.stdout.write(`admitted ${addresses.length} address${addresses.length === 1 ? "" : "es"} (tx ${receipt?.hash})\n`);
+    return 0;
+  }
   const peers = Number(await conn.task.peerCount());
   const cfg = await readTaskConfig(conn.task);
   const receipt = await (await conn.task.startTask()).wait();

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 
 const UNIT_DIRS = ["agent", "roles", "protocol", "ml", "aggregation", "attacks", "privacy", "links", "ipfs", "sim"];
-const LATE_DIRS = ["integration", "explorer"];
+const LATE_DIRS = ["integration", "demo", "explorer"];
 const mocha = (files) => ["mocha", "--import=tsx", "--timeout", "600000", "--exit", ...files];
 
 const args = process.argv.slice(2);

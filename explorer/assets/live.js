@@ -22,6 +22,7 @@
       data: { labels: [], datasets: [
         { label: "accepted", data: [], backgroundColor: palette.green, stack: "s" },
         { label: "rejected", data: [], backgroundColor: palette.red, stack: "s" },
+        { label: "undecided", data: [], backgroundColor: "#9aa6c4", stack: "s" },
       ] },
       options: { ...base("updates"), scales: { x: { stacked: true, title: { display: true, text: "round" } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
     }),
@@ -48,7 +49,7 @@
       chart.update();
     };
     set(charts.accuracy, [rounds.map((r) => r.accuracy)]);
-    set(charts.verdicts, [rounds.map((r) => r.accepted), rounds.map((r) => r.rejected)]);
+    set(charts.verdicts, [rounds.map((r) => r.accepted), rounds.map((r) => r.rejected), rounds.map((r) => r.undecided || 0)]);
     set(charts.gas, [rounds.map((r) => r.gasUsed)]);
     set(charts.bytes, [rounds.map((r) => (r.bytesCommitted === null ? null : r.bytesCommitted / 1024))]);
     document.body.dataset.rounds = String(rounds.length);

@@ -1,22 +1,39 @@
 /** The task as a whole: its configuration (from TaskConfigured), live state and model spec. */
 import { decodeModelSpec } from "../../node/ml/codec.ts";
 import type { ModelSpec } from "../../node/ml/types.ts";
-import { ruleDisplayName } from "../abi.ts";
+import { admissionModeName, ruleDisplayName } from "../abi.ts";
 import type { ChainIndex } from "../chain-index.ts";
 import { cidToString } from "../cid.ts";
-import { buildPeers } from "../rounds.ts";
+import { buildChallenges, buildPeers, type ChallengeView } from "../rounds.ts";
 import type { Plain } from "../values.ts";
 import { withCidStrings } from "./cid-args.ts";
 import { contractView, type ExplorerContext } from "./context.ts";
 
+/** The contract's bondTotals view (wei, decimal strings). */
+export interface BondTotals {
+  posted: string;
+  held: string;
+  refunded: string;
+  slashed: string;
+  claimableTotal: string;
+}
+
 export interface TaskInfo {
   config: { [key: string]: Plain } | null;
   ruleName: string | null;
+  /** TaskConfig.admissionMode by name ("allow-list", "bond"); null before TaskConfigured. */
+  admission: string | null;
   started: boolean;
   completed: boolean;
   currentRound: number | null;
   latestGlobalModelCid: string | null;
+  /** Registered peers (banned ones included: indexes are never reused). */
   peerCount: number;
+  /** Addresses admitted (PeerAdmitted), banned (PeerBanned). */
+  admittedCount: number;
+  bannedCount: number;
+  bondTotals: BondTotals | null;
+  challenges: ChallengeView[];
 }
 
 /** The configuration of the first TaskConfigured event (raw ABI values), or null before one. */
@@ -50,15 +67,31 @@ export class TaskService {
       latest: cidToString(await t.latestGlobalModelCid()),
       peerCount: Number(await t.peerCount()),
     }));
+    const bondTotals = await contractView(this.ctx, async (t): Promise<BondTotals> => {
+      const b = await t.bondTotals();
+      return {
+        posted: BigInt(b.posted).toString(),
+        held: BigInt(b.held).toString(),
+        refunded: BigInt(b.refunded).toString(),
+        slashed: BigInt(b.slashed).toString(),
+        claimableTotal: BigInt(b.claimableTotal).toString(),
+      };
+    });
     const rounds = index.eventsNamed("RoundStarted");
+    const peers = [...buildPeers(index).values()];
     return {
       config: config ? withCidStrings(config) : null,
       ruleName: config ? ruleLabel(Number(config.robustRule), Number(config.ruleParam)) : null,
+      admission: config ? admissionModeName(Number(config.admissionMode)) : null,
       started: live?.started ?? index.eventsNamed("TaskStarted").length > 0,
       completed: live?.completed ?? index.eventsNamed("TaskCompleted").length > 0,
       currentRound: live?.currentRound ?? (rounds.length ? Number(rounds[rounds.length - 1].args.round) : null),
       latestGlobalModelCid: live?.latest || null,
-      peerCount: live?.peerCount ?? buildPeers(index).size,
+      peerCount: live?.peerCount ?? peers.filter((p) => p.registered).length,
+      admittedCount: peers.filter((p) => p.admitted).length,
+      bannedCount: peers.filter((p) => p.banned !== null).length,
+      bondTotals,
+      challenges: buildChallenges(index),
     };
   }
 

@@ -7,7 +7,7 @@
 import type { ModelStore } from "../../ipfs/model-store.ts";
 import type { TaskConnection } from "../chain/connect.ts";
 import { taskChain, type ChainIdentity, type RoundState, type TaskChain } from "../chain/task-chain.ts";
-import { TxRevertedError } from "../chain/tx.ts";
+import { InsufficientFundsError, TxRevertedError } from "../chain/tx.ts";
 import type { Logger } from "../lib/log.ts";
 import { decodeModelSpec } from "../ml/codec.ts";
 import type { ModelSpec } from "../ml/types.ts";
@@ -242,7 +242,8 @@ export class Agent {
         const acted = await this.act(round);
         if (acted) continue; // something happened: look again at once
       } catch (err) {
-        if (err instanceof ChainResetError) throw err;
+        // Nothing this agent can do alone fixes these: stop, so the operator (or the demo) sees why.
+        if (err instanceof ChainResetError || err instanceof InsufficientFundsError) throw err;
         this.o.log.warn("loop-error", { reason: (err as Error).message });
         await new Promise((r) => setTimeout(r, Math.max(1000, this.o.pollMs)));
       }
@@ -309,6 +310,8 @@ export class Agent {
           const late = LATE_ERRORS.includes(err.errorName);
           (late ? this.o.log.info : this.o.log.warn)(late ? "too-late" : "tx-reverted", { round: r, phase: phaseName(round.phase), error: err.errorName, args: err.errorArgs.map(String) });
           this.done.add(key);
+        } else if (err instanceof InsufficientFundsError) {
+          throw err;
         } else if ((err as Error).name === "AcceptedUpdateUnavailableError") {
           this.o.log.warn("aggregate-withheld", { round: r, reason: (err as Error).message });
           this.done.add(key);

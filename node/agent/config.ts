@@ -1,3 +1,4 @@
+import { attackKinds } from "../attacks/index.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import type { PartitionScheme } from "../ml/partition.ts";
@@ -37,6 +38,10 @@ export interface AgentConfig {
   attackScale?: number;
   /** rounds in which the attack is active (undefined = every round) */
   attackRounds?: number[];
+  /** EXPERIMENTS ONLY: directory the colluding attackers share their honest deltas through */
+  colludeDir?: string;
+  /** EXPERIMENTS ONLY: how many colluders to wait for (default 1: alone) */
+  colluders?: number;
   backend: "auto" | "tensorflow" | "wasm" | "cpu";
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error";
@@ -113,9 +118,11 @@ export function agentCommand(): Command {
     .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
     .option("--ipfs-peer <multiaddr>", "an IPFS peer to dial at start (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--fetch-timeout <ms>", "give up fetching an update after this long (it is then rejected)", int("--fetch-timeout", 100), 20000)
-    .option("--attack <kind>", "EXPERIMENTS ONLY: behave maliciously (sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm)")
+    .option("--attack <kind>", `EXPERIMENTS ONLY: behave maliciously (${attackKinds.join("|")})`)
     .option("--attack-scale <x>", "strength parameter of the attack", num("--attack-scale", 0))
     .option("--attack-rounds <list>", "attack only in these rounds, e.g. 1,2 (default: every round)", parseRoundList)
+    .option("--collude-dir <dir>", "EXPERIMENTS ONLY: share honest deltas with the other attackers through this directory (ALIE, IPM, min-max, min-sum use the group's statistics)")
+    .option("--colluders <n>", "EXPERIMENTS ONLY: size of the colluding group to wait for (with --collude-dir)", int("--colluders", 1, 256), 1)
     .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow", "wasm", "cpu"]).default("auto"))
     .addOption(new Option("--log-format <f>", "log format").choices(["text", "json"]).default("text"))
     .addOption(new Option("--log-level <l>", "log level").choices(["debug", "info", "warn", "error"]).default("info"))
@@ -164,7 +171,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     dataset: o.dataset, partition: o.partition, partitionSeed: o.partitionSeed, peers: o.peers, peerIndex: o.peerIndex,
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
     optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
-    fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, backend: o.backend,
+    fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, colludeDir: o.colludeDir, colluders: o.colluders, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
     linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,
   };

@@ -8,7 +8,8 @@ import { createLogger, type Logger } from "../lib/log.ts";
 import { connectTask, hardhatAccount, KeyPolicyError, PROJECT_ROOT } from "../chain/connect.ts";
 import { InsufficientFundsError, TxNotMinedError, TxRevertedError } from "../chain/tx.ts";
 import { Agent } from "./agent.ts";
-import { createLearner } from "../ml/learner.ts";
+import { createLearner, learnerSeed } from "../ml/learner.ts";
+import { directoryChannel } from "../attacks/collusion.ts";
 import { createAttackFor } from "./attack.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
 
@@ -141,9 +142,11 @@ async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnTyp
   const agent = new Agent({
     conn, store, log, roles: cfg.roles, announceAddr: announce, publicKey, fetchTimeoutMs: cfg.fetchTimeoutMs,
     pollMs: cfg.pollMs, stay: cfg.stay, attack, routeTo, bootstrapPeers: cfg.ipfsPeers,
+    dataIndex: cfg.peerIndex, numPeers: cfg.peers, stateDir: dataDir,
+    colluders: attack && cfg.colludeDir ? directoryChannel({ dir: cfg.colludeDir, id: `peer${cfg.peerIndex}`, groupSize: cfg.colluders ?? 1 }) : undefined,
     makeLearner: (spec) => {
       if (cfg.model && cfg.model !== spec.model) log.warn("model-flag-ignored", { flag: cfg.model, task: spec.model });
-      return createLearner({ ...cfg, spec, seed: 1000 + cfg.peerIndex, log });
+      return createLearner({ ...cfg, spec, seed: learnerSeed(cfg.peerIndex), log });
     },
   });
   let stopping = false;

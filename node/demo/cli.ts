@@ -1,8 +1,17 @@
 /** `peerfl demo` / `npm run demo`: flags -> runDemo (node/demo/demo.ts). */
-import { Command, CommanderError, Option } from "commander";
+import { attackKinds } from "../attacks/index.ts";
+import { parseRuleName, RULE_NAMES, UnknownNameError, type RuleName } from "../protocol/ids.ts";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import { MAX_PEERS } from "../chain/connect.ts";
 import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
+
+function parseRule(value: string): RuleName {
+  try { return parseRuleName(value); } catch (err) {
+    if (err instanceof UnknownNameError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
 
 export function demoCommand(): Command {
   const int = (name: string, min: number, max?: number) => intArg(name, min, max);
@@ -14,12 +23,12 @@ export function demoCommand(): Command {
     .option("--rounds <n>", "number of rounds", int("--rounds", 1), d.rounds)
     .option("--attackers <n>", "how many peers attack (the last ones)", int("--attackers", 0), d.attackers)
     .option("--late-joiners <n>", "honest peers that join only after round 1", int("--late-joiners", 0), d.lateJoiners)
-    .option("--attack <kind>", "sign-flip|gaussian|scale|label-flip|free-rider|alie|ipm", d.attack)
+    .option("--attack <kind>", `EXPERIMENTS: what the attackers do (${attackKinds.join("|")}); several attackers collude`, d.attack)
     .option("--dataset <name|dir>", "mnist, fashion-mnist or an IDX directory", d.dataset)
     .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default(d.model))
     .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", d.partition)
-    .option("--rule <id>", "robust rule id: 0 fedavg, 1 krum, 2 multi-krum, 3 median, 4 trimmed-mean, 5 centered-clipping", int("--rule", 0), d.rule)
-    .option("--rule-param <n>", "rule parameter (Krum f, trim count, ...)", int("--rule-param", 0), d.ruleParam)
+    .option("--rule <name>", `robust rule: ${RULE_NAMES.join(", ")}`, parseRule, d.rule)
+    .option("--rule-param <x>", "rule parameter in natural units (Krum f, trim count, clipping radius; 0 = auto)", num("--rule-param"), d.ruleParam)
     .option("--max-samples <n>", "cap on each peer's shard", int("--max-samples", 10))
     .option("--epochs <n>", "local epochs per round", int("--epochs", 1), d.epochs)
     .option("--training-window <s>", "training window in seconds", int("--training-window", 5), d.trainingWindow)

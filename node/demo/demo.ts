@@ -6,6 +6,7 @@
  * task, follows the rounds, and ends with a per-round table (also written to bench/results/demo.json).
  * Every process it started is stopped on success, failure, an agent's death, or abort.
  */
+import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import cliProgress from "cli-progress";
@@ -34,7 +35,9 @@ export interface DemoOptions {
   dataset: string;
   model: "mlp" | "cnn";
   partition: string;
-  rule: number;
+  /** the task's robust rule, by name */
+  rule: RuleName;
+  /** its parameter in natural units */
   ruleParam: number;
   maxSamples?: number;
   epochs: number;
@@ -80,7 +83,7 @@ export interface DemoControl {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
-  rule: 5, ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
+  rule: "centered-clipping", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
   dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0, unlucky: 0, unluckyRounds: [1],
   json: "bench/results/demo.json",
 };
@@ -91,7 +94,7 @@ export interface DemoResult extends SummaryTable {
   attack: string | null;
   dataset: string;
   model: string;
-  rule: number;
+  rule: RuleName;
   rounds: RoundSummary[];
   totalSeconds: number;
   contractAddress: string;
@@ -190,7 +193,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         modelSpecCid: cidToHex(specCid), initialModelCid: cidToHex(initialCid), rounds: o.rounds,
         trainingDuration: o.trainingWindow, verificationDuration: o.verificationWindow, aggregationDuration: o.aggregationWindow,
         minTrainers: Math.min(2, o.peers), aggregatorQuorum: o.aggregatorQuorum ?? Math.min(2, o.peers),
-        robustRule: o.rule, ruleParam: o.ruleParam,
+        robustRule: ruleIdOf(o.rule), ruleParam: ruleParamToChain(o.rule, o.ruleParam),
         dpClipNormMilli: Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: Math.round(o.dpSigma * 1000),
         dpDeltaExponent: 5, dpEpsilonBudgetMilli: Math.round(o.dpBudget * 1000),
       },
@@ -236,7 +239,11 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       ];
       for (const ma of creatorAddrs) a.push("--ipfs-peer", ma);
       if (o.maxSamples) a.push("--max-samples", String(o.maxSamples));
-      if (attackerSet.has(i)) a.push("--attack", o.attack);
+      if (attackerSet.has(i)) {
+        a.push("--attack", o.attack);
+        // Several attackers collude: they share their honest deltas through the run's directory.
+        if (attackerSet.size > 1) a.push("--collude-dir", path.join(workDir, "colluders"), "--colluders", String(attackerSet.size));
+      }
       if (unluckySet.has(i)) a.push("--attack", "sign-flip", "--attack-rounds", o.unluckyRounds.join(","));
       a.push("--stay"); // agents keep serving IPFS until the demo stops them (the last global model is fetched after the task completes)
       if (o.linkMode) a.push("--link-mode", o.linkMode);

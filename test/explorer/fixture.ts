@@ -1,11 +1,22 @@
 /**
  * A real chain + real IPFS fixture for the explorer tests: `hardhat node` in its own process group,
- * FederatedTask deployed from its artifact, three peers, and two rounds driven by hand with real
- * content on an embedded IPFS node:
- *   round 1 — honest: everything accepted, two aggregators agree on the honest FedAvg -> audit passes;
- *   round 2 — corrupted: a lying verifier majority rejects commit 0 and the aggregator quorum
- *             finalizes a wrong CID -> audit must report both differences.
- * Plus one mined, reverted transaction (a late aggregate) for the decoded-revert view.
+ * FederatedTask deployed from its artifact (allow-list admission), and two rounds of the
+ * commit–reveal protocol (docs/protocol.md) driven by hand with real content on an embedded IPFS node.
+ *
+ * Peers: three admitted peers with every role (the committees are the whole pools: size 0), a
+ * fourth admitted peer whose aggregator role is revoked and that the initiator then bans, and a
+ * fifth address that is admitted but never registers.
+ *   round 1 — honest: the initiator draws the committees (selectCommittees); all three verifiers
+ *             commit "accept all", peer 2 never reveals (the reveal window runs out, penalty); two
+ *             aggregators commit and reveal the honest aggregate, the third never commits (the
+ *             commit window runs out) -> finalized, audit passes;
+ *   round 2 — corrupted: committees drawn lazily by the first verdict commit; a lying verifier
+ *             majority (peers 0, 1) rejects commit 0, peer 2 accepts all; the colluding aggregators
+ *             (peers 0, 1) reveal the mean of ALL updates, peer 2 the honest aggregate -> the
+ *             wrong CID reaches the quorum, audit must report both differences. Peer 2 challenges
+ *             the round, the initiator upholds it: peers 0 and 1 lose reputation and are banned.
+ * Plus one mined, reverted transaction (an aggregate commit for round 1 after it closed) for the
+ * decoded-revert view.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,7 +24,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
-  ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, Contract, Transaction, keccak256, zeroPadValue, toBeHex,
+  ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, Contract, Transaction, keccak256, zeroPadValue, toBeHex, toUtf8Bytes,
   type ContractTransactionResponse, type TransactionReceipt,
 } from "ethers";
 import { createEmbeddedStore, type EmbeddedStore } from "../../ipfs/embedded-store.ts";
@@ -137,7 +148,39 @@ export interface RoundRecord {
   numSamples: number[];
   finalCid: string;
   honestCid: string;
-  txs: { commit: string[]; verdict: string[]; aggregate: string[] };
+  /** The mask each of peers 0..2 committed to (and revealed, unless it is the non-revealer). */
+  masks: bigint[];
+  /** Peer index (into `peers`) that committed a verdict but never revealed it, or null. */
+  nonRevealer: number | null;
+  /** Peer indexes that committed and revealed an aggregate, with the CID each revealed. */
+  aggregateReveals: { peer: number; cid: string; accuracyBps: number }[];
+  /** Peer indexes that committed an aggregate. */
+  aggregateCommitters: number[];
+  /** Block of CommitteeSeedFixed (training closed). */
+  seedBlock: number;
+  /** Whether the initiator called selectCommittees (else the first verdict commit drew them). */
+  selectedExplicitly: boolean;
+  txs: {
+    commit: string[];
+    verdictCommit: string[];
+    verdictReveal: string[];
+    aggregateCommit: string[];
+    aggregateReveal: string[];
+    advance: string[];
+    select: string | null;
+  };
+}
+
+export interface ChallengeRecord {
+  id: number;
+  round: number;
+  /** Peer index (into `peers`) that raised it. */
+  challenger: number;
+  upheld: boolean;
+  /** Peer indexes banned by the settlement (the aggregators that revealed the final CID). */
+  slashedPeers: number[];
+  raiseTx: string;
+  settleTx: string;
 }
 
 export interface Fixture {
@@ -145,10 +188,16 @@ export interface Fixture {
   store: EmbeddedStore;
   contractAddress: string;
   deployer: HDNodeWallet;
+  /** Peers 0..2: every role, active in both rounds. */
   peers: HDNodeWallet[];
+  /** Registered (roles verifier + aggregator), aggregator role revoked, then banned by the initiator. */
+  outcast: HDNodeWallet;
+  /** Admitted but never registered. */
+  admittedOnly: string;
   specCid: string;
   initialCid: string;
   rounds: RoundRecord[];
+  challenge: ChallengeRecord;
   failedTxHash: string;
   peerMultiaddr: string;
   stop(): Promise<void>;
@@ -160,7 +209,38 @@ async function mined(tx: Promise<ContractTransactionResponse>): Promise<Transact
   return receipt;
 }
 
-/** Deploy, configure, register three peers and run the honest and the corrupted round. */
+const salt = (label: string): string => keccak256(toUtf8Bytes(`peerfl explorer fixture ${label}`));
+
+export const TASK_CONFIG = {
+  rounds: 2,
+  trainingDuration: 3600,
+  verificationDuration: 3600,
+  aggregationDuration: 3600,
+  revealDuration: 600,
+  challengeDuration: 3600,
+  minTrainers: 3,
+  verifierCommitteeSize: 0,
+  aggregatorCommitteeSize: 0,
+  aggregatorQuorumBps: 6000, // 2 of the 3 aggregators
+  robustRule: RULE_ID,
+  ruleParam: RULE_PARAM,
+  admissionMode: 0,
+  bondWei: 0,
+  maxSamplesPerPeer: 60000,
+  copyCosineThresholdBps: 9990,
+  sampleWeightClipMilli: 3000,
+  dpClipNormMilli: 0,
+  dpNoiseMultiplierMilli: 0,
+  dpDeltaExponent: 5,
+  dpEpsilonBudgetMilli: 0,
+  reputationInitial: 10,
+  reputationReward: 1,
+  reputationPenalty: 3,
+  reputationThreshold: 0,
+  reputationMax: 100,
+} as const;
+
+/** Deploy, configure, admit and register the peers, run the honest and the corrupted round, challenge the latter. */
 export async function createFixture(): Promise<Fixture> {
   const artifact = federatedTaskArtifact();
   if (!artifact) throw new Error("artifacts/contracts/FederatedTask.sol/FederatedTask.json is missing: run `npx hardhat compile` first");
@@ -172,6 +252,8 @@ export async function createFixture(): Promise<Fixture> {
     const peerMultiaddr = (await store.multiaddrs())[0];
     const deployer = wallet(0, chain.provider);
     const peers = [1, 2, 3].map((i) => wallet(i, chain.provider));
+    const outcast = wallet(4, chain.provider);
+    const admittedOnly = wallet(5, chain.provider).address;
 
     const factory = new ContractFactory(artifact.abi, artifact.bytecode, deployer);
     const deployed = await factory.deploy(deployer.address);
@@ -179,38 +261,28 @@ export async function createFixture(): Promise<Fixture> {
     const contractAddress = await deployed.getAddress();
     const asPeer = (i: number) => new Contract(contractAddress, artifact.abi, peers[i]);
     const task = new Contract(contractAddress, artifact.abi, deployer);
+    const timeTravel = async (seconds: number) => {
+      await chain.provider.send("evm_increaseTime", [seconds]);
+      await chain.provider.send("evm_mine", []);
+    };
 
     const specCid = await store.put(encodeModelSpec(SPEC));
     const initial = makeWeights(1);
     const initialCid = await store.put(encodeWeights(initial));
-    await mined(
-      task.configureTask({
-        modelSpecCid: cidToBytes(specCid),
-        initialModelCid: cidToBytes(initialCid),
-        rounds: 2,
-        trainingDuration: 3600,
-        verificationDuration: 3600,
-        aggregationDuration: 3600,
-        minTrainers: 3,
-        aggregatorQuorum: 2,
-        robustRule: RULE_ID,
-        ruleParam: RULE_PARAM,
-        dpClipNormMilli: 0,
-        dpNoiseMultiplierMilli: 0,
-        dpDeltaExponent: 5,
-        dpEpsilonBudgetMilli: 0,
-        reputationInitial: 10,
-        reputationReward: 1,
-        reputationPenalty: 3,
-        reputationThreshold: 0,
-        reputationMax: 100,
-      }),
-    );
+    await mined(task.configureTask({ modelSpecCid: cidToBytes(specCid), initialModelCid: cidToBytes(initialCid), ...TASK_CONFIG }));
+    await mined(task.admit([...peers.map((p) => p.address), outcast.address, admittedOnly]));
     for (let i = 0; i < 3; i++) {
       await mined(asPeer(i).registerPeer(7, peerMultiaddr, zeroPadValue(toBeHex(i + 1), 32)));
     }
+    await mined((task.connect(outcast) as Contract).registerPeer(6, peerMultiaddr, zeroPadValue(toBeHex(4), 32)));
+    await mined(task.revokeRoles(outcast.address, 4));
+    await mined(task.banPeer(outcast.address));
     await mined(task.startTask());
 
+    const setting = {
+      rule: ruleNameOf(RULE_ID), ruleParam: RULE_PARAM,
+      copyCosineThreshold: TASK_CONFIG.copyCosineThresholdBps / 10000, sampleWeightClip: TASK_CONFIG.sampleWeightClipMilli / 1000,
+    };
     const rounds: RoundRecord[] = [];
     let global = flattenWeights(initial);
     let previousGlobal: Float32Array | null = null;
@@ -219,20 +291,37 @@ export async function createFixture(): Promise<Fixture> {
       const numSamples = [100, 200, 300];
       const updates = [0, 1, 2].map((i) => flattenWeights(makeWeights(10 * round + i, global, 0.02 * (i + 1))));
       const commitCids: string[] = [];
-      const txs: RoundRecord["txs"] = { commit: [], verdict: [], aggregate: [] };
+      const txs: RoundRecord["txs"] = { commit: [], verdictCommit: [], verdictReveal: [], aggregateCommit: [], aggregateReveal: [], advance: [], select: null };
+      let seedBlock = 0;
       for (let i = 0; i < 3; i++) {
         const cid = await store.put(encodeWeights(unflattenWeights(updates[i], SPEC)));
         commitCids.push(cid);
-        txs.commit.push((await mined(asPeer(i).commitUpdate(round, cidToBytes(cid), numSamples[i]))).hash);
+        const receipt = await mined(asPeer(i).commitUpdate(round, cidToBytes(cid), numSamples[i]));
+        txs.commit.push(receipt.hash);
+        seedBlock = receipt.blockNumber; // the last commit closes training and fixes the seed block
       }
       // Honest verifiers accept all three (Multi-Krum with f lowered to 0 for n = 3); in round 2
       // two lying verifiers reject commit 0 and carry the majority.
+      if (!corrupted) txs.select = (await mined(task.selectCommittees(round))).hash;
       const masks = corrupted ? [0b110n, 0b110n, 0b111n] : [0b111n, 0b111n, 0b111n];
-      for (let i = 0; i < 3; i++) txs.verdict.push((await mined(asPeer(i).submitVerdict(round, masks[i]))).hash);
+      for (let i = 0; i < 3; i++) {
+        const commitment = await task.verdictCommitment(round, peers[i].address, masks[i], salt(`verdict ${round} ${i}`));
+        txs.verdictCommit.push((await mined(asPeer(i).commitVerdict(round, commitment))).hash);
+      }
+      const nonRevealer = corrupted ? null : 2;
+      for (let i = 0; i < 3; i++) {
+        if (i === nonRevealer) continue;
+        txs.verdictReveal.push((await mined(asPeer(i).revealVerdict(round, masks[i], salt(`verdict ${round} ${i}`)))).hash);
+      }
+      if (nonRevealer !== null) {
+        // The reveal window runs out; anyone closes verification.
+        await timeTravel(TASK_CONFIG.revealDuration + 1);
+        txs.advance.push((await mined(task.advancePhase(round))).hash);
+      }
       const acceptedOnChain = corrupted ? [1, 2] : [0, 1, 2];
       // The aggregate exactly as the agents and the audit compute it (node/protocol).
       const aggregateOf = (indices: number[]) => aggregateAccepted(
-        { rule: ruleNameOf(RULE_ID), ruleParam: RULE_PARAM }, { global, previousGlobal },
+        setting, { global, previousGlobal },
         indices.map((i) => ({ cid: CID.parse(commitCids[i]), numSamples: numSamples[i], weights: updates[i] })),
       );
       const honest = aggregateOf(acceptedOnChain);
@@ -244,17 +333,41 @@ export async function createFixture(): Promise<Fixture> {
         finalFlat = aggregateOf([0, 1, 2]);
         finalCid = await store.put(encodeWeights(unflattenWeights(finalFlat, SPEC)));
       }
-      for (let i = 0; i < 2; i++) {
-        txs.aggregate.push((await mined(asPeer(i).submitAggregate(round, cidToBytes(finalCid), 9000 + 100 * round + i, 0))).hash);
+      // Round 1: aggregators 0 and 1 (honest); 2 never commits. Round 2: 0 and 1 collude, 2 is honest.
+      const aggregateReveals = (corrupted ? [0, 1, 2] : [0, 1]).map((peer) => ({
+        peer,
+        cid: corrupted && peer === 2 ? honestCid : finalCid,
+        accuracyBps: 9000 + 100 * round + peer,
+      }));
+      for (const a of aggregateReveals) {
+        const commitment = await task.aggregateCommitment(round, peers[a.peer].address, cidToBytes(a.cid), a.accuracyBps, 0, salt(`aggregate ${round} ${a.peer}`));
+        txs.aggregateCommit.push((await mined(asPeer(a.peer).commitAggregate(round, commitment))).hash);
       }
-      rounds.push({ round, commitCids, numSamples, finalCid, honestCid, txs });
+      if (!corrupted) {
+        await timeTravel(TASK_CONFIG.aggregationDuration + 1);
+        txs.advance.push((await mined(task.advancePhase(round))).hash);
+      }
+      for (const a of aggregateReveals) {
+        txs.aggregateReveal.push((await mined(asPeer(a.peer).revealAggregate(round, cidToBytes(a.cid), a.accuracyBps, 0, salt(`aggregate ${round} ${a.peer}`)))).hash);
+      }
+      const state = await task.getRound(round);
+      if (Number(state.phase) !== 6) throw new Error(`fixture: round ${round} did not finalize (phase ${state.phase})`);
+      rounds.push({
+        round, commitCids, numSamples, finalCid, honestCid, masks, nonRevealer, aggregateReveals,
+        aggregateCommitters: aggregateReveals.map((a) => a.peer), seedBlock, selectedExplicitly: !corrupted, txs,
+      });
       previousGlobal = global;
       global = finalFlat;
     }
 
-    // A transaction that is mined and reverts: the third aggregator submits after round 1 closed.
+    // Peer 2 challenges the corrupted round; the initiator recomputes it off-chain and upholds.
+    const raiseTx = (await mined(asPeer(2).challenge(2))).hash;
+    const settleTx = (await mined(task.settleChallenge(0, true))).hash;
+    const challenge: ChallengeRecord = { id: 0, round: 2, challenger: 2, upheld: true, slashedPeers: [0, 1], raiseTx, settleTx };
+
+    // A transaction that is mined and reverts: the third aggregator commits for round 1 after it closed.
     const late = asPeer(2);
-    const data = late.interface.encodeFunctionData("submitAggregate", [1, cidToBytes(rounds[0].finalCid), 9000, 0]);
+    const data = late.interface.encodeFunctionData("commitAggregate", [1, salt("late")]);
     const nonce = await chain.provider.getTransactionCount(peers[2].address, "pending");
     const fee = await chain.provider.getFeeData();
     const signed = await peers[2].signTransaction(
@@ -281,9 +394,12 @@ export async function createFixture(): Promise<Fixture> {
       contractAddress,
       deployer,
       peers,
+      outcast,
+      admittedOnly,
       specCid,
       initialCid,
       rounds,
+      challenge,
       failedTxHash,
       peerMultiaddr,
       async stop() {

@@ -1,7 +1,9 @@
 /**
  * The explorer against a real `hardhat node`, the real FederatedTask contract and real IPFS content
- * (two rounds driven by hand, see fixture.ts): API and pages, the audit (passing and failing), the
- * decoded revert, not-found pages, and the "chain unreachable" banner once the node is gone.
+ * (two commit–reveal rounds driven by hand, see fixture.ts): API and pages — committees, verdict
+ * commits and reveals (with a non-revealer), aggregate reveals, accepted/rejected masks, reputation
+ * reasons, bans, a challenge — the audit (passing and failing), the decoded revert, not-found pages,
+ * and the "chain unreachable" banner once the node is gone.
  */
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
@@ -9,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { INTERFACE_ABI_PATH, REPO_ROOT } from "../../explorer/abi.ts";
+import { banReasonText, INTERFACE_ABI_PATH, PHASE_ORDER, REPO_ROOT, reputationReasonText } from "../../explorer/abi.ts";
 import { mainAudit } from "../../explorer/cli.ts";
 import { startExplorerServer, type RunningExplorer } from "../../explorer/server.ts";
 import { createExplorerService, type ExplorerSetup } from "../../explorer/setup.ts";
@@ -83,33 +85,150 @@ describe("explorer: server on a real chain + IPFS", function () {
     const { body: task } = await getJson("/api/task");
     expect(task.completed).to.equal(true);
     expect(task.config.modelSpecCid).to.equal(fx.specCid);
-    expect(task.peerCount).to.equal(3);
+    expect(task.config.aggregatorQuorumBps).to.equal(6000);
+    expect(task.admission).to.equal("allow-list");
+    expect(task.peerCount).to.equal(4);
+    expect(task.admittedCount).to.equal(5);
+    expect(task.bannedCount).to.equal(3);
+    expect(task.challenges.map((c: Json) => [c.id, c.round, c.status])).to.deep.equal([[0, 2, "upheld"]]);
+    expect(task.bondTotals).to.deep.equal({ posted: "0", held: "0", refunded: "0", slashed: "0", claimableTotal: "0" });
     const page = await get("/");
     expect(page.status).to.equal(200);
     expect(page.text).to.contain("multi-krum");
+    expect(page.text).to.contain("allow-list");
+    expect(page.text).to.contain('id="challenges"');
   });
 
-  it("lists both rounds with commits, verdicts, aggregates and gas", async () => {
+  it("lists both rounds with commits, verdict and aggregate commits/reveals, challenges and gas", async () => {
     const { body: rounds } = await getJson("/api/rounds");
-    expect(rounds.map((r: Json) => [r.round, r.phase, r.commits, r.accepted])).to.deep.equal([
-      [2, "Finalized", 3, 2],
-      [1, "Finalized", 3, 3],
+    expect(rounds.map((r: Json) => [r.round, r.phase, r.commits, r.accepted, r.rejected, r.verdicts, r.verdictCommits, r.aggregates, r.aggregateCommits, r.challenges])).to.deep.equal([
+      [2, "Finalized", 3, 2, 1, 3, 3, 3, 3, 1],
+      [1, "Finalized", 3, 3, 0, 2, 3, 2, 2, 0],
     ]);
     const { body: r1 } = await getJson("/api/rounds/1");
     expect(r1.commits.map((c: Json) => c.cid)).to.deep.equal(fx.rounds[0].commitCids);
     expect(r1.commits.map((c: Json) => c.trainer)).to.deep.equal(fx.peers.map((p) => p.address));
     expect(r1.commits.map((c: Json) => c.numSamples)).to.deep.equal([100, 200, 300]);
-    expect(r1.timeline.map((t: Json) => t.phase)).to.deep.equal(["Training", "Verification", "Aggregation", "Finalized"]);
-    expect(r1.verdicts).to.have.length(3);
+    // Every phase of the protocol, in order, once; milestones between them.
+    expect(r1.timeline.filter((t: Json) => t.kind === "phase").map((t: Json) => t.phase)).to.deep.equal([...PHASE_ORDER]);
+    expect(PHASE_ORDER).to.include.members(["VerifyCommit", "VerifyReveal", "AggregateCommit", "AggregateReveal"]);
+    expect(r1.timeline.filter((t: Json) => t.kind === "milestone").map((t: Json) => t.event)).to.deep.equal([
+      "CommitteeSeedFixed", "CommitteesSelected", "AcceptedMaskComputed",
+    ]);
+    const finalized = r1.timeline.find((t: Json) => t.phase === "Finalized");
+    expect(finalized.deadline - finalized.timestamp).to.equal(3600); // the challenge window
     expect(r1.finalCid).to.equal(fx.rounds[0].finalCid);
-    expect(r1.aggregates.map((a: Json) => a.agreesWithLeader)).to.deep.equal([true, true]);
-    expect(r1.accuracyBps).to.equal(9100); // integer mean of the two agreeing submissions 9100 and 9101
+    expect(r1.acceptedMask).to.equal("0x7");
+    expect(r1.rejectedMask).to.equal("0x0");
+    expect(r1.revealCount).to.equal(2);
+    expect(r1.accuracyBps).to.equal(9100); // integer mean of the two agreeing reveals 9100 and 9101
     expect(Number(r1.gasUsed)).to.be.greaterThan(0);
-    expect(r1.txCount).to.be.greaterThanOrEqual(8);
+    expect(r1.txCount).to.be.greaterThanOrEqual(14);
     const { body: r2 } = await getJson("/api/rounds/2");
     expect(r2.verdicts[0].accepts).to.deep.equal([false, true, true]);
     expect(r2.acceptedIndices).to.deep.equal([1, 2]);
-    expect(r2.commits[0].accepted).to.equal(false);
+    expect(r2.rejectedIndices).to.deep.equal([0]);
+    expect(r2.rejectedMask).to.equal("0x1");
+    expect(r2.commits.map((c: Json) => [c.accepted, c.fate])).to.deep.equal([[false, "rejected"], [true, "accepted"], [true, "accepted"]]);
+  });
+
+  it("shows the committees: pools, seed block, who drew them and the members", async () => {
+    const { body: r1 } = await getJson("/api/rounds/1");
+    const c1 = r1.committees;
+    const members = fx.peers.map((p, i) => ({ index: i, address: p.address }));
+    expect(c1.seedBlock).to.equal(fx.rounds[0].seedBlock);
+    expect(c1.seedFixedTx).to.equal(fx.rounds[0].txs.commit[2]); // the last commit closed training
+    expect(c1.selected).to.equal(true);
+    expect(c1.selectedTx).to.equal(fx.rounds[0].txs.select);
+    expect(c1.selectedBy).to.deep.equal({ method: "selectCommittees", from: fx.deployer.address });
+    expect(c1.seed).to.match(/^0x[0-9a-f]{64}$/);
+    expect(c1.verifiers).to.deep.equal(members);
+    expect(c1.aggregators).to.deep.equal(members);
+    // The outcast (index 3) lost the aggregator role and was banned before the task started: in no pool.
+    expect(c1.verifierPool).to.deep.equal(members);
+    expect(c1.aggregatorPool).to.deep.equal(members);
+    const { body: r2 } = await getJson("/api/rounds/2");
+    expect(r2.committees.seedBlock).to.equal(fx.rounds[1].seedBlock);
+    expect(r2.committees.selectedBy).to.deep.equal({ method: "commitVerdict", from: fx.peers[0].address });
+    expect(r2.committees.selectedTx).to.equal(fx.rounds[1].txs.verdictCommit[0]);
+    const page = await get("/round/1");
+    expect(page.text).to.contain('id="committees"');
+    expect(page.text).to.contain(`<a href="/block/${fx.rounds[0].seedBlock}">#${fx.rounds[0].seedBlock}</a>`);
+    expect(page.text).to.contain("<code>selectCommittees</code>");
+    const committee = page.text.slice(page.text.indexOf('id="verifier-committee"'), page.text.indexOf('id="aggregator-committee"'));
+    for (const p of fx.peers) expect(committee).to.contain(`/address/${p.address}`);
+    expect(committee).not.to.contain(fx.outcast.address);
+  });
+
+  it("shows verdict commits and reveals per verifier, with the revealed masks and the non-revealer", async () => {
+    const { body: r1 } = await getJson("/api/rounds/1");
+    expect(r1.verdicts.map((v: Json) => [v.verifier, v.committed, v.revealed, v.status, v.mask, v.agreesWithAccepted])).to.deep.equal([
+      [fx.peers[0].address, true, true, "revealed", "0x7", true],
+      [fx.peers[1].address, true, true, "revealed", "0x7", true],
+      [fx.peers[2].address, true, false, "not revealed", null, null],
+    ]);
+    expect(fx.rounds[0].nonRevealer).to.equal(2);
+    expect(r1.verdicts.map((v: Json) => v.commitTx)).to.deep.equal(fx.rounds[0].txs.verdictCommit);
+    expect(r1.verdicts.slice(0, 2).map((v: Json) => v.revealTx)).to.deep.equal(fx.rounds[0].txs.verdictReveal);
+    expect(r1.verdicts[2].accepts).to.equal(null);
+    expect(r1.verdicts[2].commitment).to.match(/^0x[0-9a-f]{64}$/);
+    const { body: r2 } = await getJson("/api/rounds/2");
+    expect(r2.verdicts.map((v: Json) => [v.mask, v.agreesWithAccepted])).to.deep.equal([["0x6", true], ["0x6", true], ["0x7", false]]);
+    const page = await get("/round/1");
+    expect(page.text).to.contain('id="verdicts"');
+    expect(page.text).to.contain('class="verdict-not-revealed"');
+    expect(page.text).to.contain('title="committed, never revealed">?</td>');
+  });
+
+  it("shows aggregate commits and reveals: CID, agreement with the leader, = final", async () => {
+    const { body: r1 } = await getJson("/api/rounds/1");
+    expect(r1.aggregates.map((a: Json) => [a.aggregator, a.status, a.cid, a.agreesWithLeader, a.matchesFinal])).to.deep.equal([
+      [fx.peers[0].address, "revealed", fx.rounds[0].finalCid, true, true],
+      [fx.peers[1].address, "revealed", fx.rounds[0].finalCid, true, true],
+      [fx.peers[2].address, "no commit", null, null, null],
+    ]);
+    const { body: r2 } = await getJson("/api/rounds/2");
+    expect(r2.aggregates.map((a: Json) => [a.aggregator, a.cid, a.agreesWithLeader, a.matchesFinal])).to.deep.equal([
+      [fx.peers[0].address, fx.rounds[1].finalCid, true, true],
+      [fx.peers[1].address, fx.rounds[1].finalCid, true, true],
+      [fx.peers[2].address, fx.rounds[1].honestCid, false, false],
+    ]);
+    expect(r2.aggregates.map((a: Json) => a.commitTx)).to.deep.equal(fx.rounds[1].txs.aggregateCommit);
+    expect(r2.aggregates.map((a: Json) => a.revealTx)).to.deep.equal(fx.rounds[1].txs.aggregateReveal);
+    const page = await get("/round/2");
+    expect(page.text).to.contain('id="aggregates"');
+    expect(page.text).to.contain("≠ final");
+  });
+
+  it("shows reputation changes with their reason names, the challenge, the bans it caused", async () => {
+    const { body: r1 } = await getJson("/api/rounds/1");
+    const byPeer = (r: Json, i: number) => r.reputation.filter((x: Json) => x.peer === fx.peers[i].address).map((x: Json) => [x.reason, x.reasonName, x.newScore]);
+    expect(byPeer(r1, 2)).to.deep.equal([
+      [0, reputationReasonText(0), 11],
+      [4, reputationReasonText(4), 8], // committed a verdict, never revealed it
+      [7, reputationReasonText(7), 5], // in the aggregator committee, never committed
+    ]);
+    const { body: r2 } = await getJson("/api/rounds/2");
+    expect(byPeer(r2, 0).map((x: Json[]) => x[0])).to.deep.equal([1, 2, 5, 8]);
+    expect(byPeer(r2, 2).map((x: Json[]) => x[0])).to.deep.equal([0, 3, 6]);
+    expect(r2.challenges).to.have.length(1);
+    const c = r2.challenges[0];
+    expect([c.id, c.round, c.challenger, c.status, c.bond, c.slashed]).to.deep.equal([0, 2, fx.peers[2].address, "upheld", "0", "0"]);
+    expect(c.raisedTx).to.equal(fx.challenge.raiseTx);
+    expect(c.settledTx).to.equal(fx.challenge.settleTx);
+    expect(c.banned).to.deep.equal([fx.peers[0].address, fx.peers[1].address]);
+    expect(r2.bans.map((b: Json) => [b.peer, b.reason, b.reasonName])).to.deep.equal([
+      [fx.peers[0].address, 2, banReasonText(2)],
+      [fx.peers[1].address, 2, banReasonText(2)],
+    ]);
+    expect(r2.slashes).to.deep.equal([]); // allow-list mode: no bonds to slash
+    expect(r2.timeline.filter((t: Json) => t.kind === "milestone").map((t: Json) => t.event)).to.include.members(["ChallengeRaised", "ChallengeSettled"]);
+    const page = await get("/round/2");
+    expect(page.text).to.contain('id="round-reputation"');
+    expect(page.text).to.contain(reputationReasonText(8));
+    expect(page.text).to.contain('id="challenges"');
+    expect(page.text).to.contain(`banned: ${banReasonText(2)}`);
+    expect((await get("/round/1")).text).to.contain(reputationReasonText(4));
   });
 
   it("renders the round page with the timeline, commit list, verdict matrix and audit button", async () => {
@@ -119,6 +238,8 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(page.text).to.contain('id="verdict-matrix"');
     expect(page.text).to.contain('id="audit-button"');
     expect(page.text).to.contain("RoundFinalized");
+    for (const phase of PHASE_ORDER) expect(page.text).to.match(new RegExp(`>${phase}</span> <code>(RoundStarted|PhaseAdvanced|RoundFinalized)</code>`));
+    expect(page.text).to.contain("accepted 0x6 · rejected 0x1");
   });
 
   it("shows DP epsilon as \"off\" when the task runs without DP (dpClipNorm 0), not as 0", async () => {
@@ -137,6 +258,11 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(body.acceptedMaskOnChain).to.equal("0x7");
     expect(body.acceptedMaskRecomputed).to.equal("0x7");
     expect(body.globalCidRecomputed).to.equal(fx.rounds[0].finalCid);
+    // Only revealed masks are compared: the non-revealer has none.
+    expect(body.verifiers.map((v: Json) => [v.verifier, v.acceptedMask, v.matchesRecomputed])).to.deep.equal([
+      [fx.peers[0].address, "0x7", true],
+      [fx.peers[1].address, "0x7", true],
+    ]);
   });
 
   it("audits the corrupted round: reports the lying verdict majority and the wrong final CID", async () => {
@@ -149,6 +275,8 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(body.globalCidRecomputed).to.equal(fx.rounds[1].honestCid);
     expect(body.differences.join("\n")).to.match(/commit 0 .*rejected on chain, accepted by the recomputed/);
     expect(body.differences.join("\n")).to.contain(`on chain ${fx.rounds[1].finalCid}, recomputed ${fx.rounds[1].honestCid}`);
+    // The lying majority's revealed masks differ from the recomputed verdict; the honest verifier's does not.
+    expect(body.verifiers.map((v: Json) => [v.acceptedMask, v.matchesRecomputed])).to.deep.equal([["0x6", false], ["0x6", false], ["0x7", true]]);
   });
 
   it("peerfl audit exits 0 for a reproducing round, 1 for a corrupted one, 2 on usage errors", async () => {
@@ -168,9 +296,16 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(commit.method).to.equal("commitUpdate");
     expect(commit.args).to.deep.equal({ round: 1, cid: fx.rounds[0].commitCids[1], numSamples: 200 });
     expect(commit.events.map((e: Json) => e.name)).to.deep.equal(["UpdateCommitted"]);
+    // The last commit closed training: it also fixed the committee seed and advanced the phase.
+    const { body: closing } = await getJson(`/api/txs/${fx.rounds[0].txs.commit[2]}`);
+    expect(closing.events.map((e: Json) => e.name)).to.deep.equal(["UpdateCommitted", "CommitteeSeedFixed", "PhaseAdvanced"]);
+    const { body: reveal } = await getJson(`/api/txs/${fx.rounds[1].txs.aggregateReveal[2]}`);
+    expect(reveal.method).to.equal("revealAggregate");
+    expect(reveal.args.cid).to.equal(fx.rounds[1].honestCid);
+    expect(reveal.events[0].name).to.equal("AggregateRevealed");
     const { body: failed } = await getJson(`/api/txs/${fx.failedTxHash}`);
     expect(failed.status).to.equal("failed");
-    expect(failed.method).to.equal("submitAggregate");
+    expect(failed.method).to.equal("commitAggregate");
     expect(failed.revert.name).to.equal("WrongRound");
     expect(failed.revert.args).to.deep.equal({ given: 1, current: 2 });
     const page = await get(`/tx/${fx.failedTxHash}`);
@@ -199,24 +334,51 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(spec.uses.map((u: Json) => u.kind)).to.deep.equal(["model spec"]);
   });
 
-  it("shows peers with roles, reputation history and the fate of their updates", async () => {
+  it("shows peers with admission, bans, revoked roles, bonds, reputation history and the fate of their updates", async () => {
     const { body: peers } = await getJson("/api/peers");
-    expect(peers.map((p: Json) => p.roles)).to.deep.equal([
-      ["trainer", "verifier", "aggregator"],
-      ["trainer", "verifier", "aggregator"],
-      ["trainer", "verifier", "aggregator"],
+    expect(peers.map((p: Json) => [p.address, p.peerIndex, p.admitted, p.registered, p.roles, p.revokedRoles, p.banned?.reason ?? null])).to.deep.equal([
+      [fx.peers[0].address, 0, true, true, ["trainer", "verifier", "aggregator"], [], 2],
+      [fx.peers[1].address, 1, true, true, ["trainer", "verifier", "aggregator"], [], 2],
+      [fx.peers[2].address, 2, true, true, ["trainer", "verifier", "aggregator"], [], null],
+      [fx.outcast.address, 3, true, true, ["verifier"], ["aggregator"], 0],
+      [fx.admittedOnly, null, true, false, [], [], null],
     ]);
+    expect(peers[3].banned.reasonName).to.equal(banReasonText(0));
+    expect(peers.map((p: Json) => p.active)).to.deep.equal([false, false, true, false, false]);
+    expect(peers[2].verdictsNotRevealed).to.deep.equal([1]);
+    expect(peers[2].aggregatesCommitted).to.equal(1);
+    expect(peers[2].challengesRaised).to.deep.equal([0]);
+    expect(peers[0].verifierCommittees).to.deep.equal([1, 2]);
+    expect(peers[0].bond).to.deep.equal({ posted: "0", refunded: "0", slashed: "0", held: "0", claimed: "0", slashes: [] });
     const { body: peer0 } = await getJson(`/api/addresses/${fx.peers[0].address}`);
     expect(peer0.kind).to.equal("peer");
     expect(peer0.peer.updates.map((u: Json) => [u.round, u.fate])).to.deep.equal([
       [1, "accepted"],
       [2, "rejected"],
     ]);
-    expect(peer0.peer.reputationHistory.map((r: Json) => r.newScore)).to.deep.equal([11, 8]);
-    expect(peer0.peer.onChain.reputation).to.equal(8);
+    expect(peer0.peer.reputationHistory.map((r: Json) => [r.round, r.reason, r.newScore])).to.deep.equal([
+      [1, 0, 11], [1, 2, 12], [1, 5, 13], [2, 1, 10], [2, 2, 11], [2, 5, 12], [2, 8, 9],
+    ]);
+    expect(peer0.peer.onChain.reputation).to.equal(9);
+    expect(peer0.peer.onChain.active).to.equal(false);
+    expect(peer0.peer.status).to.deep.equal({ admitted: true, registered: true, banned: true, revokedRoles: 0, bond: "0", claimable: "0" });
     const page = await get(`/address/${fx.peers[0].address}`);
     expect(page.status).to.equal(200);
     expect(page.text).to.contain('id="reputation"');
+    expect(page.text).to.contain(`banned: ${banReasonText(2)}`);
+    expect(page.text).to.contain(reputationReasonText(8));
+    const outcast = await getJson(`/api/addresses/${fx.outcast.address}`);
+    expect(outcast.body.peer.status).to.include({ banned: true, revokedRoles: 4 });
+    const admitted = await getJson(`/api/addresses/${fx.admittedOnly}`);
+    expect(admitted.status).to.equal(200);
+    expect(admitted.body.kind).to.equal("peer");
+    expect(admitted.body.peer.status).to.include({ admitted: true, registered: false, banned: false });
+    const list = await get("/peers");
+    expect(list.text).to.contain('id="peers"');
+    expect(list.text).to.contain(`banned: ${banReasonText(0)}`);
+    expect(list.text).to.contain("<s>aggregator</s>");
+    expect(list.text).to.contain("not registered");
+    expect(list.text).to.contain("1 not revealed");
   });
 
   it("search leads to blocks, transactions, addresses, rounds and CIDs", async () => {
@@ -260,9 +422,9 @@ describe("explorer: server on a real chain + IPFS", function () {
     expect(chartJs.status).to.equal(200);
     expect(chartJs.text.length).to.be.greaterThan(100_000);
     const { body: stats } = await getJson("/api/stats");
-    expect(stats.rounds.map((r: Json) => [r.round, r.accepted, r.rejected])).to.deep.equal([
-      [1, 3, 0],
-      [2, 2, 1],
+    expect(stats.rounds.map((r: Json) => [r.round, r.accepted, r.rejected, r.undecided, r.verdictReveals, r.verdictsNotRevealed, r.challenges])).to.deep.equal([
+      [1, 3, 0, 0, 2, 1, 0],
+      [2, 2, 1, 0, 3, 0, 1],
     ]);
     expect(stats.rounds[0].accuracy).to.be.greaterThan(90);
     // A new block reaches SSE subscribers.
