@@ -331,8 +331,8 @@ export class Agent {
    * (not finished) so the agent looks again.
    */
   private async whenInCommittee(round: number, role: "verifier" | "aggregator", work: () => Promise<void>): Promise<boolean> {
-    const member = role === "verifier" ? await this.chain.isVerifier(round, this.chain.account) : await this.chain.isAggregator(round, this.chain.account);
-    if (member) { await work(); return true; }
+    // Readability first, membership second: a membership view read in the seed block itself says
+    // "no" for everyone, and must not be taken for the committee's answer.
     const c = await this.chain.committees(round);
     if (!c.selected && (await this.chain.blockNumber()) <= c.seedBlock) {
       // The seed block's hash is readable from the next block on. On a quiet chain nobody would mine
@@ -343,9 +343,12 @@ export class Agent {
       });
       return false;
     }
+    const member = role === "verifier" ? await this.chain.isVerifier(round, this.chain.account) : await this.chain.isAggregator(round, this.chain.account);
+    if (member) { await work(); return true; }
     this.o.log.info("not-in-committee", { round, role });
     return true;
   }
+
 
   /** Anyone may advance an expired phase; peers stagger by index so they rarely race. */
   private async maybeAdvance(round: RoundState): Promise<void> {
