@@ -6,11 +6,11 @@
  */
 import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT } from "../node/lib/paths.ts";
 import { Interface, type InterfaceAbi, type JsonFragment } from "ethers";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(here, "..");
+export const REPO_ROOT = PROJECT_ROOT;
+const here = path.join(PROJECT_ROOT, "explorer");
 export const INTERFACE_ABI_PATH = path.join(here, "abi", "IFederatedTask.abi.json");
 export const ARTIFACT_PATH = path.join(REPO_ROOT, "artifacts", "contracts", "FederatedTask.sol", "FederatedTask.json");
 

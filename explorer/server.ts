@@ -4,12 +4,12 @@
  * answers only to its own Host names and refuses cross-origin POSTs (./security.ts); audits run at
  * most N at a time (429 beyond) and CID pages fetch at most a byte cap (413 beyond).
  */
+import { PROJECT_ROOT } from "../node/lib/paths.ts";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { ChainUnreachableError, errorMessage } from "./chain-client.ts";
 import { requestGuard } from "./security.ts";
 import type { ExplorerService } from "./service.ts";
@@ -20,7 +20,8 @@ import {
   addressPage, blockPage, blocksPage, cidPage, livePage, overviewPage, peersPage, roundPage, roundsPage, txPage,
 } from "./views/pages.ts";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+// Static assets stay in the source tree (also when this runs compiled from dist/).
+const here = path.join(PROJECT_ROOT, "explorer");
 const require = createRequire(import.meta.url);
 // chart.js does not export its UMD bundle as a subpath; it sits next to the package's main file.
 const CHART_JS = path.join(path.dirname(require.resolve("chart.js")), "chart.umd.js");

@@ -4,7 +4,13 @@
  * Each subcommand lives with its component and exports `main(argv) -> exit code`; this file only
  * dispatches, so `peerfl ipfs --help` costs no tfjs or Hardhat start-up.
  */
-import "./lib/require-node22.cjs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { PROJECT_ROOT } from "./lib/paths.ts";
+
+// The Node-version guard is plain CommonJS in the source tree (npm's preinstall runs it too), so it
+// is loaded by path: the same file whether this runs from node/ or compiled from dist/node/.
+createRequire(import.meta.url)(path.join(PROJECT_ROOT, "node/lib/require-node22.cjs"));
 
 type Main = (argv: string[]) => Promise<number>;
 

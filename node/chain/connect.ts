@@ -1,12 +1,12 @@
 import { readFileSync, existsSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import {
   Contract, HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, type InterfaceAbi, type Signer,
 } from "ethers";
 
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { PROJECT_ROOT } from "../lib/paths.ts";
+export { PROJECT_ROOT };
 const ARTIFACT = path.join(PROJECT_ROOT, "artifacts/contracts/FederatedTask.sol/FederatedTask.json");
 const DEPLOYMENTS = path.join(PROJECT_ROOT, "ignition/deployments");
 export const IGNITION_FUTURE = "FederatedTaskModule#FederatedTask";

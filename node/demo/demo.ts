@@ -6,6 +6,7 @@
  * task, follows the rounds, and ends with a per-round table (also written to bench/results/demo.json).
  * Every process it started is stopped on success, failure, an agent's death, or abort.
  */
+import { peerflCliArgs } from "../lib/entry.ts";
 import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -231,7 +232,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const unluckySet = new Set(Array.from({ length: o.unlucky }, (_, k) => o.peers - 1 - o.attackers - o.lateJoiners - k));
     const agentArgs = (i: number): string[] => {
       const a = [
-        "--import", "tsx", path.join(PROJECT_ROOT, "node/cli.ts"), "agent",
+        ...peerflCliArgs(), "agent",
         "--rpc", rpcUrl, "--contract", contractAddress, "--account", String(i + 1),
         "--peers", String(o.peers), "--peer-index", String(i), "--dataset", o.dataset, "--partition", o.partition,
         "--epochs", String(o.epochs), "--data-dir", path.join(workDir, names[i]), "--log-format", "json",
