@@ -705,6 +705,9 @@ contract FederatedTask is IFederatedTask, AccessControl, PeerRegistry, Reputatio
         _settleTrainers(round, rd, accepted, rejected);
         _settleVerifiers(round, rd, commitCount, accepted);
         if (accepted == 0) return _failRound(round, rd, FAIL_NOTHING_ACCEPTED);
+        // Members banned by this settlement (or gone) can no longer commit an aggregate: the window
+        // stops waiting for them. The quorum still counts against the committee size drawn.
+        rd.aggregatorCommittee &= _aggregatorPool;
         _enter(round, rd, Phase.AggregateCommit, _config.aggregationDuration);
     }
 

@@ -88,6 +88,7 @@ export class Agent {
   private identity?: ChainIdentity;
   private identityCheckedAt = 0;
   private readonly pending: RevealStore;
+  private bannedLogged = false;
   private missingCodeSince = 0;
 
   constructor(private readonly o: AgentOptions) {
@@ -134,6 +135,7 @@ export class Agent {
     this.done.clear();
     this.dialed.clear();
     this.completedLogged = false;
+    this.bannedLogged = false;
     this.trainerState.dpRoundsSpent = 0;
     this.trainerState.budgetExhaustedLogged = false;
     await this.register();
@@ -276,16 +278,12 @@ export class Agent {
     const ctx = this.context();
     const r = round.round;
     let acted = false;
+    if (!this.done.has(key) && (await this.banned(r))) this.done.add(key);
     if (!this.done.has(key)) {
       try {
         let finished = true;
         if (round.phase === Phase.Training && this.o.roles.includes("trainer")) {
-          const idx = await this.chain.commitIndexOf(r, me);
-          const status = await this.chain.peerStatus(me);
-          if (idx === null && status.banned) {
-            // Excluded for good (reputation, revocation or a challenge): the contract refuses the commit.
-            this.o.log.warn("excluded", { round: r, reason: "banned", reputation: (await this.chain.peer(me))?.reputation });
-          } else if (idx === null) acted = await runTrainer(ctx, round, this.trainerState);
+          if ((await this.chain.commitIndexOf(r, me)) === null) acted = await runTrainer(ctx, round, this.trainerState);
         } else if (round.phase === Phase.VerifyCommit && this.o.roles.includes("verifier")) {
           finished = await this.whenInCommittee(r, "verifier", async () => {
             if (!(await this.chain.verdictOf(r, me)).committed) { await runVerifier(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
@@ -323,6 +321,20 @@ export class Agent {
     }
     await this.maybeAdvance(round);
     return acted;
+  }
+
+  /**
+   * A banned peer (excluded by reputation, revoked, or a challenge upheld) can do nothing more in
+   * this task: it says so once and keeps serving what it pinned (with --stay) instead of sending
+   * transactions the contract refuses. Checked once per phase.
+   */
+  private async banned(round: number): Promise<boolean> {
+    if (this.bannedLogged) return true;
+    const status = await this.chain.peerStatus(this.chain.account);
+    if (!status.banned) return false;
+    this.bannedLogged = true;
+    this.o.log.warn("excluded", { round, reason: "banned for good", reputation: (await this.chain.peer(this.chain.account))?.reputation });
+    return true;
   }
 
   /**

@@ -80,6 +80,8 @@ export interface DemoControl {
   /** stops agent i on purpose: the demo does not count it as dead */
   stopAgent(i: number, graceMs?: number): Promise<void>;
   workDir: string;
+  rpcUrl: string;
+  contractAddress: string;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
@@ -201,11 +203,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     };
     const paramsFile = path.join(workDir, "ignition-parameters.json");
     writeFileSync(paramsFile, JSON.stringify(params, null, 2));
-    const deployDir = path.join(PROJECT_ROOT, "ignition", "deployments", `chain-${chainId}`);
+    // The default port keeps Ignition's default deployment id (chain-<id>), which `peerfl agent`,
+    // `peerfl explorer` and `peerfl audit` find on their own; runs on other ports (tests, benchmarks
+    // side by side) get their own id, so concurrent demos never share a deployment journal.
+    const deploymentId = port === 8545 ? `chain-${chainId}` : `demo-${port}`;
+    const deployDir = path.join(PROJECT_ROOT, "ignition", "deployments", deploymentId);
     rmSync(deployDir, { recursive: true, force: true }); // a fresh chain: the old journal is void
     const deploy = startProcess({
       name: "ignition", cmd: "npx",
-      args: ["hardhat", "ignition", "deploy", "ignition/modules/FederatedTask.ts", "--network", "localhost", "--parameters", paramsFile],
+      args: ["hardhat", "ignition", "deploy", "ignition/modules/FederatedTask.ts", "--network", "localhost", "--parameters", paramsFile, "--deployment-id", deploymentId],
       cwd: PROJECT_ROOT, logFile: path.join(workDir, "ignition.log"),
       env: { PEERFL_RPC_URL: rpcUrl, HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
     });
@@ -273,7 +279,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       return p;
     };
     const stopAgent = async (i: number, graceMs = 4000) => { await agents[i]?.stop(graceMs); };
-    const ctl: DemoControl = { agents, startAgent, stopAgent, workDir };
+    const ctl: DemoControl = { agents, startAgent, stopAgent, workDir, rpcUrl, contractAddress };
     for (let i = 0; i < o.peers; i++) if (!lateSet.has(i)) startAgent(i);
     say(`  agents     ${names.map((n, i) => (attackerSet.has(i) ? `${n}(${o.attack})` : n)).join(" ")}; logs in ${path.relative(process.cwd(), workDir)}/peerN.log`);
 
