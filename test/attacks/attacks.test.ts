@@ -91,7 +91,10 @@ describe("attacks", () => {
     expect(parseAttack("Sign-Flip")).to.equal("sign-flip");
     expect(parseAttack("noise")).to.equal("gaussian");
     expect(parseAttack("freerider")).to.equal("free-rider");
-    expect(() => parseAttack("backdoor")).to.throw(AttackParameterError, /unknown attack "backdoor"; known: sign-flip/);
-    expect(attackKinds).to.have.length(7);
+    expect(parseAttack("minmax")).to.equal("min-max");
+    expect(parseAttack("MIN-SUM")).to.equal("min-sum");
+    expect(parseAttack("model-replacement")).to.equal("backdoor");
+    expect(() => parseAttack("trojan")).to.throw(AttackParameterError, /unknown attack "trojan"; known: sign-flip/);
+    expect(attackKinds).to.have.length(10);
   });
 });

@@ -7,7 +7,7 @@ import {
   verdictAll, verdictCommitment,
 } from "./helpers.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const { time, mine } = networkHelpers;
 type S = HardhatEthersSigner;
 

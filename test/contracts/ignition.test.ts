@@ -6,7 +6,7 @@ import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import type { FederatedTask } from "../../types/ethers-contracts/index.ts";
 import { cidRaw, cidV0, defaultConfig } from "./helpers.ts";
 
-const { ethers, ignition } = await network.connect();
+const { ethers, ignition } = await network.create();
 
 describe("Ignition: FederatedTaskModule", () => {
   it("deploys and configures the task with the documented defaults", async () => {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { AGGREGATOR, ALL_ROLES, Phase, TRAINER, VERIFIER, cidRaw, deployTask } from "./helpers.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 
 describe("FederatedTask: admission and peer registry", () => {
   const fresh = () => deployTask(ethers, { roles: [] });

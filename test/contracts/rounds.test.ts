@@ -6,7 +6,7 @@ import {
   deployTask, saltOf, verdictAll, verdictCommitment,
 } from "./helpers.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const { time, mine } = networkHelpers;
 type S = HardhatEthersSigner;
 const all = (peers: S[], mask: bigint): [S, bigint][] => peers.map((p) => [p, mask]);

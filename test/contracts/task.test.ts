@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { ALL_ROLES, Phase, cidDagPb, cidRaw, cidV0, defaultConfig, deployTask } from "./helpers.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 
 describe("FederatedTask: configuration and start", () => {
   const unconfigured = () => deployTask(ethers, { configure: false, roles: [] });

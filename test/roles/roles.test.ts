@@ -71,7 +71,7 @@ describe("roles on an in-process chain and an in-memory store", function () {
   };
 
   before(async () => {
-    const connection = await hre.network.connect();
+    const connection = await hre.network.create();
     provider = new BrowserProvider(connection.provider);
     store = new MemoryModelStore();
     const specCid = await store.put(encodeModelSpec(spec));
