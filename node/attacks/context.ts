@@ -1,6 +1,8 @@
 // What an attacker knows when it builds its update, plus small helpers shared by the attacks.
 import { AttackParameterError } from "./errors.ts";
 
+export type AttackParamName = "sigma" | "scale" | "z" | "epsilon" | "gammaInit" | "tolerance";
+
 export interface AttackContext {
   /** The round's global weights. */
   globalWeights: Float32Array;
@@ -12,8 +14,11 @@ export interface AttackContext {
   numAttackers: number;
   /** Seed for the attack's randomness (derive it per peer and round). */
   seed: number;
-  /** Attack-specific knobs: sigma (gaussian, free-rider), scale (scale, sign-flip), z (alie), epsilon (ipm). */
-  params?: Partial<Record<"sigma" | "scale" | "z" | "epsilon", number>>;
+  /**
+   * Attack-specific knobs: sigma (gaussian, free-rider), scale (scale, sign-flip, backdoor's boost gamma),
+   * z (alie), epsilon (ipm), gammaInit and tolerance (min-max, min-sum: the binary search on gamma).
+   */
+  params?: Partial<Record<AttackParamName, number>>;
 }
 
 export function honestDelta(ctx: AttackContext): Float32Array {

@@ -5,6 +5,9 @@ import { AttackParameterError } from "./errors.ts";
 import { freeRider } from "./freeRider.ts";
 import { gaussianNoise } from "./gaussian.ts";
 import { ipm } from "./ipm.ts";
+import { backdoorReplacement } from "./backdoor.ts";
+import { minMax } from "./minMax.ts";
+import { minSum } from "./minSum.ts";
 import { scaleAttack } from "./scale.ts";
 import { signFlip } from "./signFlip.ts";
 
@@ -13,18 +16,36 @@ export type { AttackContext } from "./context.ts";
 export { labelFlip } from "./labelFlip.ts";
 export { alieZ } from "./alie.ts";
 export { inverseNormalCdf } from "./normal.ts";
-export { alie, freeRider, gaussianNoise, ipm, scaleAttack, signFlip };
+export { alie, freeRider, gaussianNoise, ipm, scaleAttack, signFlip, minMax, minSum, backdoorReplacement };
+export { minMaxDelta } from "./minMax.ts";
+export { minSumDelta, type MinSumOptions } from "./minSum.ts";
+export { DEFAULT_GAMMA_INIT, DEFAULT_GAMMA_TOLERANCE, type AgrAgnosticOptions, type AgrAgnosticResult, type PerturbationKind } from "./agrAgnostic.ts";
+export {
+  MNIST_IMAGE_SIZE, applyTrigger, attackSuccessRate, poisonShard, replacementGamma, triggerPixels,
+  type PoisonOptions, type PoisonedShard, type TriggerOptions,
+} from "./backdoor.ts";
 
-export const attackKinds = ["sign-flip", "gaussian", "scale", "label-flip", "free-rider", "alie", "ipm"] as const;
+export const attackKinds = ["sign-flip", "gaussian", "scale", "label-flip", "free-rider", "alie", "ipm", "min-max", "min-sum", "backdoor"] as const;
 export type AttackKind = (typeof attackKinds)[number];
 
 /** Attacks that change the data rather than the update: the peer trains on poisoned labels, then sends honestly. */
 export const dataAttacks: readonly AttackKind[] = ["label-flip"];
 
-/** Attack kind from a name (case-insensitive; "signflip", "noise", "boost", "freerider" accepted too). */
+/**
+ * Attacks with a data part AND an update part. "backdoor": the learner trains on poisonShard(...) of its
+ * shard (trigger + target label), then applyAttack scales the poisoned delta (model replacement).
+ * Until a learner applies the data part, "backdoor" only boosts an honestly trained delta.
+ */
+export const poisonedDataAttacks: readonly AttackKind[] = ["backdoor"];
+
+/** Attack kind from a name (case-insensitive; "signflip", "noise", "boost", "freerider", "minmax", "minsum" accepted too). */
 export function parseAttack(name: string): AttackKind {
   const s = name.trim().toLowerCase();
-  const aliases: Record<string, AttackKind> = { signflip: "sign-flip", noise: "gaussian", "gaussian-noise": "gaussian", boost: "scale", boosted: "scale", scaling: "scale", labelflip: "label-flip", freerider: "free-rider", "free-riding": "free-rider" };
+  const aliases: Record<string, AttackKind> = {
+    signflip: "sign-flip", noise: "gaussian", "gaussian-noise": "gaussian", boost: "scale", boosted: "scale", scaling: "scale",
+    labelflip: "label-flip", freerider: "free-rider", "free-riding": "free-rider", minmax: "min-max", minsum: "min-sum",
+    "model-replacement": "backdoor",
+  };
   if ((attackKinds as readonly string[]).includes(s)) return s as AttackKind;
   if (s in aliases) return aliases[s];
   throw new AttackParameterError(`unknown attack "${name}"; known: ${attackKinds.join(", ")}`);
@@ -46,6 +67,9 @@ export function applyAttack(kind: AttackKind, ctx: AttackContext): Float32Array 
     case "free-rider": return freeRider(ctx);
     case "alie": return alie(ctx);
     case "ipm": return ipm(ctx);
+    case "min-max": return minMax(ctx);
+    case "min-sum": return minSum(ctx);
+    case "backdoor": return backdoorReplacement(ctx);
     default: throw new AttackParameterError(`unknown attack kind ${String(kind)}; known: ${attackKinds.join(", ")}`);
   }
 }

@@ -2,6 +2,7 @@
 import { AggregationParameterError } from "../errors.ts";
 import { centeredClippingRule } from "./centered-clipping.ts";
 import { fedAvgRule } from "./fedavg.ts";
+import { flameRule } from "./flame.ts";
 import { krumRule } from "./krum.ts";
 import { medianRule } from "./median.ts";
 import { multiKrumRule } from "./multi-krum.ts";
@@ -15,6 +16,7 @@ export const RULE_UNITS = {
   median: (o: RuleOptions) => medianRule(o),
   "trimmed-mean": (o: RuleOptions) => trimmedMeanRule(o),
   "centered-clipping": (o: RuleOptions) => centeredClippingRule(o),
+  flame: () => flameRule(),
 } satisfies Record<string, (o: RuleOptions) => RobustRule>;
 
 export type RuleUnitName = keyof typeof RULE_UNITS;
@@ -28,4 +30,5 @@ export function createRule(name: RuleUnitName, options: RuleOptions = {}): Robus
 
 export type { RobustRule, RuleContext, RuleOptions } from "./types.ts";
 export { DEFAULT_RULE_OPTIONS } from "./types.ts";
-export { centeredClippingRule, fedAvgRule, krumRule, medianRule, multiKrumRule, trimmedMeanRule };
+export { centeredClippingRule, fedAvgRule, flameRule, krumRule, medianRule, multiKrumRule, trimmedMeanRule };
+export { cosineDistances, flameMinClusterSize, majorityCluster } from "./flame.ts";
