@@ -30,10 +30,10 @@ const log = createLogger({ name: "chaos", level: "warn" });
 const rss = new Map<number, number>(); // round -> max agent RSS MB seen in it
 const events: string[] = [];
 let lastKillRound = 0;
-const garbageRounds = new Set<number>();
+let garbageDue = false;
+let garbageCount = 0;
 let providerRestartDone = false;
 let roundSeen = 0;
-let garbageChain: ReturnType<typeof taskChain> | undefined;
 
 function rssMb(pid: number | undefined): number {
   if (!pid) return 0;
@@ -55,25 +55,26 @@ const demo = await runDemo({
     rss.set(p.round, Math.max(rss.get(p.round) ?? 0, m));
     if (p.round !== roundSeen) {
       roundSeen = p.round;
-      if (p.round % 5 === 2) garbageRounds.add(p.round);
+      if (p.round % 5 === 2) garbageDue = true;
     }
-    // Garbage commit: an admitted extra wallet commits a CID of bytes nobody serves.
-    if (garbageRounds.has(p.round) && p.phase === Phase.Training) {
-      garbageRounds.delete(p.round);
+    // Garbage commit: a fresh admitted wallet joins, commits the CID of bytes that are not a model
+    // and that nobody serves, and leaves at once (so later training windows do not wait for it).
+    if (garbageDue && p.phase === Phase.Training) {
+      garbageDue = false;
       try {
-        if (!garbageChain) {
-          const initiator = await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: 0 });
-          const g = hardhatAccount(GARBAGE_ACCOUNT);
-          await (await initiator.signer.sendTransaction({ to: g.address, value: 10n ** 19n })).wait();
-          await (await initiator.task.admit([g.address])).wait();
-          garbageChain = taskChain(await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT }), log);
-          await garbageChain.registerPeer(["trainer"], "/ip4/127.0.0.1/tcp/9", "0x" + "ab".repeat(32));
-        }
+        const initiator = await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: 0 });
+        const g = hardhatAccount(GARBAGE_ACCOUNT + garbageCount++);
+        await (await initiator.signer.sendTransaction({ to: g.address, value: 10n ** 19n })).wait();
+        await (await initiator.task.admit([g.address])).wait();
+        const garbage = taskChain(await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT + garbageCount - 1 }), log);
+        await garbage.registerPeer(["trainer"], "/ip4/127.0.0.1/tcp/9", "0x" + "ab".repeat(32));
         const junk = new TextEncoder().encode(`garbage ${p.round} ${Math.random()}`);
-        await garbageChain.commitUpdate(p.round, await updateCid(junk), 100);
-        events.push(`round ${p.round}: garbage commit`);
+        await garbage.commitUpdate(p.round, await updateCid(junk), 100);
+        await (await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT + garbageCount - 1 })).task.leave().then((tx: { wait(): Promise<unknown> }) => tx.wait());
+        garbage.close();
+        events.push(`round ${p.round}: garbage commit by ${g.address}`);
       } catch (err) {
-        events.push(`round ${p.round}: garbage commit refused: ${(err as Error).message.slice(0, 120)}`);
+        events.push(`round ${p.round}: garbage commit refused: ${(err as Error).message.slice(0, 160)}`);
       }
     }
     // Kill + restart a random agent about every 2 rounds, at whatever phase we are in.
@@ -117,7 +118,6 @@ for (let i = 0; i < PEERS; i++) {
   for (const n of perRound.values()) if (n > 1) doubleCommits += n - 1;
 }
 chain.close();
-garbageChain?.close();
 await demo.stop();
 const maxOf = (rs: number[]) => Math.round(Math.max(0, ...rs.map((r) => rss.get(r) ?? 0)) * 10) / 10;
 const result = {
