@@ -20,7 +20,7 @@ export const TASK_DEFAULTS = {
   minTrainers: 2,
   verifierCommitteeSize: 0, // 0 = every eligible verifier
   aggregatorCommitteeSize: 0, // 0 = every eligible aggregator
-  aggregatorQuorumBps: 6667, // >= 2/3 of the aggregator committee must reveal the same CID
+  aggregatorQuorumBps: 6666, // at least two thirds of the aggregator committee reveal the same CID (2 of 3, 4 of 6: 6667 would demand 3 of 3)
   robustRule: 5, // centered clipping (Karimireddy et al. 2021): chosen from bench:robustness, see README
   ruleParam: 0, // 0 = automatic clipping radius (median distance)
   admissionMode: 0, // 0 allow-list (initiator admits), 1 ETH bond

@@ -4,13 +4,23 @@ import { parseRuleName, RULE_NAMES, UnknownNameError, type RuleName } from "../p
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import { MAX_PEERS } from "../chain/connect.ts";
-import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
+import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
+import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, AnvilMissingError, CHAIN_KINDS, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
 
 function parseRule(value: string): RuleName {
   try { return parseRuleName(value); } catch (err) {
     if (err instanceof UnknownNameError) throw new InvalidArgumentError(err.message);
     throw err;
   }
+}
+
+const TASK_FIELDS = Object.keys(TASK_DEFAULTS);
+
+function parseTaskParam(value: string, acc: Record<string, number>): Record<string, number> {
+  const m = /^([A-Za-z]+)=(\d+)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected FIELD=INTEGER, got "${value}"`);
+  if (!TASK_FIELDS.includes(m[1])) throw new InvalidArgumentError(`unknown TaskConfig field "${m[1]}"; known: ${TASK_FIELDS.join(", ")}`);
+  return { ...acc, [m[1]]: Number(m[2]) };
 }
 
 export function demoCommand(): Command {
@@ -37,6 +47,8 @@ export function demoCommand(): Command {
     .option("--dp-budget <eps>", "DP epsilon budget (0 = none)", num("--dp-budget"), d.dpBudget)
     .addOption(new Option("--link-mode <mode>", "force a 5G link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
     .option("--scenario <file>", "5G link scenario JSON")
+    .option("--task-param <field=value>", "any other TaskConfig field, repeatable (e.g. verifierCommitteeSize=3, admissionMode=1, bondWei=1000000000000000000)", parseTaskParam, {} as Record<string, number>)
+    .addOption(new Option("--chain <node>", "local chain node: hardhat (Hardhat's EDR node) or anvil (Foundry's Anvil, optional npm package @foundry-rs/anvil-linux-amd64)").choices([...CHAIN_KINDS]).default("hardhat"))
     .option("--port <n>", "preferred chain RPC port", int("--port", 1024, 65535), d.port)
     .option("--keep-running", "leave chain and agents running after the last round (Ctrl-C stops)", false)
     .option("--json <file>", "where to write the JSON summary", d.json)
@@ -66,7 +78,7 @@ export function parseDemoArgs(argv: string[]): ParsedDemoArgs {
     peers: o.peers, rounds: o.rounds, attackers: o.attackers, lateJoiners: o.lateJoiners, attack: o.attack, dataset: o.dataset, model: o.model,
     partition: o.partition, rule: o.rule, ruleParam: o.ruleParam, maxSamples: o.maxSamples, epochs: o.epochs,
     trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, linkMode: o.linkMode,
-    scenario: o.scenario, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
+    scenario: o.scenario, task: o.taskParam, chain: o.chain, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
   };
   validateDemoOptions({ ...DEMO_DEFAULTS, ...options });
   return { help: false, options };
@@ -103,6 +115,10 @@ export async function main(argv: string[]): Promise<number> {
     handle = await runDemo({ ...parsed.options, signal: abort.signal });
   } catch (err) {
     if (err instanceof DemoAbortedError) return 130;
+    if (err instanceof AnvilMissingError) {
+      process.stderr.write(`peerfl demo: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof AgentDiedError) {
       process.stderr.write(`peerfl demo: ${err.message}\nstopped the chain, the IPFS node and every agent.\n`);
       return 1;

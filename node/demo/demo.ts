@@ -1,18 +1,20 @@
 /**
  * The whole system on one machine, on embedded defaults (the CLI is node/demo/cli.ts).
- * Starts a Hardhat node on 127.0.0.1, creates the task's model spec and initial weights on the
+ * Starts a local chain node on 127.0.0.1 (Hardhat's EDR node, or Foundry's Anvil with `chain: "anvil"`), creates the task's model spec and initial weights on the
  * task creator's IPFS node, deploys + configures FederatedTask with Ignition, funds and admits the
  * peers' accounts, starts N agent processes (one of them a sign-flip attacker by default), starts the
  * task, follows the rounds, and ends with a per-round table (also written to bench/results/demo.json).
  * Every process it started is stopped on success, failure, an agent's death, or abort.
  */
 import { peerflCliArgs } from "../lib/entry.ts";
+import type { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
-import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, accessSync, constants as fsConstants } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { HDNodeWallet } from "ethers";
-import { MAX_PEERS, PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../chain/connect.ts";
+import { DEV_CHAIN_ID, HARDHAT_MNEMONIC, MAX_PEERS, PROJECT_ROOT, connectTask, hardhatAccount, probeChainId } from "../chain/connect.ts";
 import { cidToHex } from "../chain/cid.ts";
 import { readPeers } from "../chain/task.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
@@ -28,7 +30,13 @@ import {
 export { formatTable, formatLinks, type RoundSummary, type RoundSource } from "./summary.ts";
 export { AgentDiedError, DemoAbortedError } from "./supervisor.ts";
 
+/** The local chain node the demo runs on. */
+export type ChainKind = "hardhat" | "anvil";
+export const CHAIN_KINDS: readonly ChainKind[] = ["hardhat", "anvil"];
+
 export interface DemoOptions {
+  /** the local chain node: Hardhat's EDR node (default) or Foundry's Anvil (the optional npm package @foundry-rs/anvil-linux-amd64) */
+  chain?: ChainKind;
   peers: number;
   rounds: number;
   attackers: number;
@@ -45,7 +53,8 @@ export interface DemoOptions {
   trainingWindow: number;
   verificationWindow: number;
   aggregationWindow: number;
-  aggregatorQuorum?: number;
+  /** Any other TaskConfig field (Ignition parameter) to override, e.g. { verifierCommitteeSize: 3 }. */
+  task?: Partial<Record<keyof typeof TASK_DEFAULTS, number>>;
   dpClip: number;
   dpSigma: number;
   dpBudget: number;
@@ -82,6 +91,36 @@ export interface DemoControl {
   workDir: string;
   rpcUrl: string;
   contractAddress: string;
+  /** kills the chain node and starts it again on the same port (see ChainRestartOptions) */
+  restartChain(o?: ChainRestartOptions): Promise<ChainRestart>;
+}
+
+export interface ChainRestartOptions {
+  /** SIGTERM (default): Anvil writes its state file on the way out. SIGKILL: a crash; Anvil keeps what its last periodic dump (every second) saved. */
+  signal?: "SIGTERM" | "SIGKILL";
+  /** how long the node stays down before it is started again (default 0) */
+  downMs?: number;
+  /**
+   * For a node that starts from a fresh genesis (Hardhat's node, which keeps no state): deploy the task
+   * again with the same parameters (same deployer nonce, so the same address), fund and admit the
+   * peers, wait until the running agents registered again, and start the task. Default false.
+   */
+  redeploy?: boolean;
+}
+
+export interface ChainRestart {
+  chain: ChainKind;
+  signal: "SIGTERM" | "SIGKILL";
+  /** latest block before the kill and right after the restart; lostBlocks = how many the restart lost */
+  blockBefore: number;
+  blockAfter: number;
+  lostBlocks: number;
+  /** same genesis block after the restart (Anvil with its state file: yes; Hardhat's node: no) */
+  sameGenesis: boolean;
+  /** seconds from the kill until the node answered again */
+  downSeconds: number;
+  /** set when redeploy ran: the task's address on the new chain */
+  contractAddress?: string;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
@@ -112,6 +151,8 @@ export interface DemoHandle {
   result: DemoResult;
   agents: ManagedProcess[];
   startAgent(i: number): ManagedProcess;
+  /** kills the chain node and starts it again on the same port (with keepRunning) */
+  restartChain(o?: ChainRestartOptions): Promise<ChainRestart>;
   stop(): Promise<void>;
 }
 
@@ -129,10 +170,90 @@ export function validateDemoOptions(o: DemoOptions): void {
   if (o.attackers + o.lateJoiners + o.unlucky >= o.peers) throw new RangeError(`--attackers + --late-joiners (+ unlucky peers) must be < --peers ${o.peers}`);
 }
 
+/** Foundry's Anvil cannot be found: the message says how to install it. */
+export class AnvilMissingError extends Error {
+  override name = "AnvilMissingError";
+  constructor(detail: string) {
+    super(`Anvil (Foundry's EVM node) is not installed: ${detail}. On linux-x64, "npm install" installs it from the optional `
+      + `dependency @foundry-rs/anvil-linux-amd64 (npm skips it on other platforms); elsewhere install Foundry (foundryup) and put `
+      + `anvil on PATH, or set PEERFL_ANVIL=/path/to/anvil. Or run the demo on Hardhat's node: --chain hardhat`);
+  }
+}
+
+const ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64";
+
+/** The anvil binary: $PEERFL_ANVIL, else the optional npm package (linux-x64 only), else `anvil` on PATH. */
+export function findAnvil(): string {
+  const executable = (f: string) => { try { accessSync(f, fsConstants.X_OK); return true; } catch { return false; } };
+  const fromEnv = process.env.PEERFL_ANVIL;
+  if (fromEnv) {
+    if (!executable(fromEnv)) throw new AnvilMissingError(`PEERFL_ANVIL=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`${ANVIL_PACKAGE}/package.json`);
+    const bin = path.join(path.dirname(pkg), "bin", "anvil");
+    if (executable(bin)) return bin;
+  } catch { /* not installed (another platform, or --no-optional) */ }
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (dir && executable(path.join(dir, "anvil"))) return path.join(dir, "anvil");
+  }
+  throw new AnvilMissingError(`no ${ANVIL_PACKAGE} package in node_modules, no PEERFL_ANVIL, no anvil on PATH`);
+}
+
+/**
+ * Anvil's flags for the demo: loopback only, chain id 31337, Hardhat's public dev mnemonic (also
+ * Anvil's default) with 20 funded accounts as Hardhat's node has, no EIP-170 code-size limit
+ * (FederatedTask's runtime code is ~34 kB, above 24,576 bytes), automine with wall-clock timestamps
+ * (Anvil's default: blocks in the same second share it), and the chain state kept in `stateFile`:
+ * loaded at start when present, written every second and on SIGTERM, so a restart resumes the chain.
+ */
+export function anvilArgs(port: number, stateFile: string): string[] {
+  return [
+    "--host", "127.0.0.1", "--port", String(port), "--chain-id", String(DEV_CHAIN_ID),
+    "--mnemonic", HARDHAT_MNEMONIC, "--accounts", "20", "--balance", "10000",
+    "--disable-code-size-limit", "--state", stateFile, "--state-interval", "1",
+  ];
+}
+
+interface ChainNodeSpec { kind: ChainKind; label: string; logFile: string; start(): ManagedProcess }
+
+/** How to start (and start again) the demo's chain node on `port`. */
+function chainNodeSpec(kind: ChainKind, port: number, workDir: string): ChainNodeSpec {
+  if (kind === "anvil") {
+    const bin = findAnvil();
+    const logFile = path.join(workDir, "anvil.log");
+    const stateFile = path.join(workDir, "anvil-state.json");
+    return { kind, label: "Anvil node", logFile, start: () => startProcess({ name: "anvil", cmd: bin, args: anvilArgs(port, stateFile), cwd: PROJECT_ROOT, logFile }) };
+  }
+  const logFile = path.join(workDir, "hardhat-node.log");
+  return {
+    kind, label: "Hardhat node", logFile,
+    start: () => startProcess({
+      name: "hardhat-node", cmd: "npx", args: ["hardhat", "node", "--hostname", "127.0.0.1", "--port", String(port)],
+      cwd: PROJECT_ROOT, logFile, env: { HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
+    }),
+  };
+}
+
+/** One plain JSON-RPC call (no ethers provider: its polling would outlive a restart). */
+async function rpcCall<T>(rpcUrl: string, method: string, params: unknown[] = [], timeoutMs = 3000): Promise<T> {
+  const res = await fetch(rpcUrl, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }), signal: AbortSignal.timeout(timeoutMs),
+  });
+  const body = (await res.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
 /** Runs the demo to completion; with keepRunning the chain and agents stay up until stop(). */
 export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoHandle> {
   const o: DemoOptions = { ...DEMO_DEFAULTS, ...partial };
   validateDemoOptions(o);
+  const chainKind: ChainKind = o.chain ?? "hardhat";
+  if (!CHAIN_KINDS.includes(chainKind)) throw new RangeError(`--chain must be one of ${CHAIN_KINDS.join(", ")}, got ${String(chainKind)}`);
+  if (chainKind === "anvil") findAnvil(); // AnvilMissingError, before anything starts
   const say: Say = o.quiet ? () => {} : (l) => process.stdout.write(l + "\n");
   const started = Date.now();
   const workDir = path.resolve(o.workDir ?? path.join(PROJECT_ROOT, ".peerfl", `demo-${new Date().toISOString().replace(/[:.]/g, "-")}`));
@@ -164,16 +285,18 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const port = await freePort(o.port);
     const rpcUrl = `http://127.0.0.1:${port}`;
     say(`peerfl demo: ${o.peers} peers (${o.attackers} ${o.attack} attacker${o.attackers === 1 ? "" : "s"}), ${o.rounds} rounds, ${o.dataset}/${o.model}/${o.partition}; work dir ${path.relative(process.cwd(), workDir)}`);
-    const chain = startProcess({
-      name: "hardhat-node", cmd: "npx", args: ["hardhat", "node", "--hostname", "127.0.0.1", "--port", String(port)],
-      cwd: PROJECT_ROOT, logFile: path.join(workDir, "hardhat-node.log"), env: { HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
-    });
-    processes.push(chain);
-    void chain.exited.then((code) => {
-      if (!chain.stoppedOnPurpose) supervisor.fail(new Error(`the Hardhat node exited (code ${code}) during the demo; see ${path.join(workDir, "hardhat-node.log")}`));
-    });
-    const chainId = await guard(waitFor("the Hardhat node", () => probeChainId(rpcUrl, 1000), 60_000, 300, stopPolling.signal));
-    say(`  chain      hardhat node on ${rpcUrl} (chain ${chainId})`);
+    const node = chainNodeSpec(chainKind, port, workDir);
+    const startChain = (): ManagedProcess => {
+      const p = node.start();
+      processes.push(p);
+      void p.exited.then((code) => {
+        if (!p.stoppedOnPurpose) supervisor.fail(new Error(`the ${node.label} exited (code ${code}) during the demo; see ${node.logFile}${p.tail().length ? `:\n${p.tail().slice(-5).join("\n")}` : ""}`));
+      });
+      return p;
+    };
+    let chain = startChain();
+    const chainId = await guard(waitFor(`the ${node.label}`, () => probeChainId(rpcUrl, 1000), 60_000, 300, stopPolling.signal));
+    say(`  chain      ${chainKind === "anvil" ? "anvil" : "hardhat node"} on ${rpcUrl} (chain ${chainId})`);
 
     // 2. the task creator's IPFS node holds the model spec and the initial weights
     const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
@@ -195,10 +318,11 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       FederatedTaskModule: {
         modelSpecCid: cidToHex(specCid), initialModelCid: cidToHex(initialCid), rounds: o.rounds,
         trainingDuration: o.trainingWindow, verificationDuration: o.verificationWindow, aggregationDuration: o.aggregationWindow,
-        minTrainers: Math.min(2, o.peers), aggregatorQuorum: o.aggregatorQuorum ?? Math.min(2, o.peers),
+        minTrainers: Math.min(2, o.peers),
         robustRule: ruleIdOf(o.rule), ruleParam: ruleParamToChain(o.rule, o.ruleParam),
         dpClipNormMilli: Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: Math.round(o.dpSigma * 1000),
         dpDeltaExponent: 5, dpEpsilonBudgetMilli: Math.round(o.dpBudget * 1000),
+        ...o.task,
       },
     };
     const paramsFile = path.join(workDir, "ignition-parameters.json");
@@ -208,27 +332,34 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     // side by side) get their own id, so concurrent demos never share a deployment journal.
     const deploymentId = port === 8545 ? `chain-${chainId}` : `demo-${port}`;
     const deployDir = path.join(PROJECT_ROOT, "ignition", "deployments", deploymentId);
-    rmSync(deployDir, { recursive: true, force: true }); // a fresh chain: the old journal is void
-    const deploy = startProcess({
-      name: "ignition", cmd: "npx",
-      args: ["hardhat", "ignition", "deploy", "ignition/modules/FederatedTask.ts", "--network", "localhost", "--parameters", paramsFile, "--deployment-id", deploymentId],
-      cwd: PROJECT_ROOT, logFile: path.join(workDir, "ignition.log"),
-      env: { PEERFL_RPC_URL: rpcUrl, HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
-    });
-    processes.push(deploy);
-    const code = await guard(deploy.exited);
-    if (code !== 0) throw new Error(`Ignition deployment failed (exit ${code}); see ${path.join(workDir, "ignition.log")}:\n${readFileSync(path.join(workDir, "ignition.log"), "utf8").slice(-2000)}`);
-    const addresses = JSON.parse(readFileSync(path.join(deployDir, "deployed_addresses.json"), "utf8")) as Record<string, string>;
-    const contractAddress = addresses["FederatedTaskModule#FederatedTask"];
+    // Ignition talks to the node over plain JSON-RPC (--network localhost = PEERFL_RPC_URL), on either node.
+    const deployTask = async (): Promise<string> => {
+      rmSync(deployDir, { recursive: true, force: true }); // a fresh chain: the old journal is void
+      const deploy = startProcess({
+        name: "ignition", cmd: "npx",
+        args: ["hardhat", "ignition", "deploy", "ignition/modules/FederatedTask.ts", "--network", "localhost", "--parameters", paramsFile, "--deployment-id", deploymentId],
+        cwd: PROJECT_ROOT, logFile: path.join(workDir, "ignition.log"),
+        env: { PEERFL_RPC_URL: rpcUrl, HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
+      });
+      processes.push(deploy);
+      const code = await guard(deploy.exited);
+      if (code !== 0) throw new Error(`Ignition deployment failed (exit ${code}); see ${path.join(workDir, "ignition.log")}:\n${readFileSync(path.join(workDir, "ignition.log"), "utf8").slice(-2000)}`);
+      const addresses = JSON.parse(readFileSync(path.join(deployDir, "deployed_addresses.json"), "utf8")) as Record<string, string>;
+      return addresses["FederatedTaskModule#FederatedTask"];
+    };
+    const contractAddress = await deployTask();
     say(`  contract   FederatedTask at ${contractAddress} (Ignition)`);
 
-    // 4. fund the peers' accounts (Hardhat's node funds only its first 20), then start the agents
+    // 4. fund the peers' accounts (the node funds only its first 20) with plain transfers, then start the agents
     const initiator = await connectTask({ rpcUrl, contract: contractAddress, accountIndex: 0 });
     const names = Array.from({ length: o.peers }, (_, i) => `peer${i}`);
     const peerAddresses = names.map((_, i) => peerAccount(i).address);
-    const funding = await guard(fundAccounts({ funder: initiator.signer, addresses: peerAddresses, amountWei: o.peerFundingWei ?? DEFAULT_PEER_FUNDING_WEI }));
-    if (funding.funded.length) say(`  funding    sent ${Number(funding.amountWei / 10n ** 15n) / 1000} ETH to ${funding.funded.length} peer account${funding.funded.length === 1 ? "" : "s"} from the initiator`);
-    await guard(admitPeers(initiator.task, peerAddresses)); // allow-list mode: the module admits only the first few accounts
+    const fundAndAdmit = async (): Promise<void> => {
+      const funding = await guard(fundAccounts({ funder: initiator.signer, addresses: peerAddresses, amountWei: o.peerFundingWei ?? DEFAULT_PEER_FUNDING_WEI }));
+      if (funding.funded.length) say(`  funding    sent ${Number(funding.amountWei / 10n ** 15n) / 1000} ETH to ${funding.funded.length} peer account${funding.funded.length === 1 ? "" : "s"} from the initiator`);
+      await guard(admitPeers(initiator.task, peerAddresses)); // allow-list mode: the module admits only the first few accounts
+    };
+    await fundAndAdmit();
 
     const attackerSet = new Set(Array.from({ length: o.attackers }, (_, k) => o.peers - 1 - k));
     const byAddress = new Map<string, string>(peerAddresses.map((a, i) => [a.toLowerCase(), names[i]]));
@@ -279,12 +410,44 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       return p;
     };
     const stopAgent = async (i: number, graceMs = 4000) => { await agents[i]?.stop(graceMs); };
-    const ctl: DemoControl = { agents, startAgent, stopAgent, workDir, rpcUrl, contractAddress };
+    const task = initiator.task;
+    const early = o.peers - lateSet.size;
+    const blockNumber = async (): Promise<number> => Number(BigInt(await rpcCall<string>(rpcUrl, "eth_blockNumber")));
+    const genesisHash = async (): Promise<string> => (await rpcCall<{ hash: string }>(rpcUrl, "eth_getBlockByNumber", ["0x0", false])).hash;
+    const restartChain = async (r: ChainRestartOptions = {}): Promise<ChainRestart> => {
+      const signal = r.signal ?? "SIGTERM";
+      const [blockBefore, genesisBefore] = [await blockNumber(), await genesisHash()];
+      const killedAt = Date.now();
+      const old = chain;
+      if (signal === "SIGKILL") { old.kill("SIGKILL"); await old.exited; } else await old.stop(15_000); // Anvil dumps its state on SIGTERM
+      await old.drained;
+      if (processes.includes(old)) processes.splice(processes.indexOf(old), 1);
+      if (r.downMs) await guard(new Promise((res) => setTimeout(res, r.downMs)));
+      chain = startChain();
+      await guard(waitFor(`the ${node.label} after its restart`, () => probeChainId(rpcUrl, 1000), 60_000, 200, stopPolling.signal));
+      const downSeconds = (Date.now() - killedAt) / 1000;
+      const [blockAfter, genesisAfter] = [await blockNumber(), await genesisHash()];
+      initiator.signer.reset(); // its nonce count may be ahead of the restarted chain
+      const out: ChainRestart = {
+        chain: chainKind, signal, blockBefore, blockAfter, lostBlocks: Math.max(0, blockBefore - blockAfter), sameGenesis: genesisAfter === genesisBefore, downSeconds,
+      };
+      say(`  chain      ${node.label} restarted (${signal}, down ${downSeconds.toFixed(1)} s): block ${blockBefore} -> ${blockAfter}${out.sameGenesis ? "" : ", new genesis"}`);
+      if (r.redeploy && (await rpcCall<string>(rpcUrl, "eth_getCode", [contractAddress, "latest"])) === "0x") {
+        out.contractAddress = await deployTask();
+        if (out.contractAddress.toLowerCase() !== contractAddress.toLowerCase()) throw new Error(`the redeployed task is at ${out.contractAddress}, not at ${contractAddress}: the agents cannot follow it`);
+        initiator.signer.reset();
+        await fundAndAdmit();
+        const running = agents.filter((a) => a && a.child.exitCode === null && a.child.signalCode === null).length;
+        await guard(waitFor(`${running} agents to register again`, async () => (Number(await task.peerCount()) >= running ? true : undefined), 240_000, 500, stopPolling.signal));
+        await guard((async () => (await task.startTask()).wait())());
+        say(`  redeployed FederatedTask at ${out.contractAddress}; ${running} agents registered again; task started`);
+      }
+      return out;
+    };
+    const ctl: DemoControl = { agents, startAgent, stopAgent, workDir, rpcUrl, contractAddress, restartChain };
     for (let i = 0; i < o.peers; i++) if (!lateSet.has(i)) startAgent(i);
     say(`  agents     ${names.map((n, i) => (attackerSet.has(i) ? `${n}(${o.attack})` : n)).join(" ")}; logs in ${path.relative(process.cwd(), workDir)}/peerN.log`);
 
-    const task = initiator.task;
-    const early = o.peers - lateSet.size;
     await guard(waitFor("all agents to register", async () => (Number(await task.peerCount()) >= early ? true : undefined), 180_000, 500, stopPolling.signal));
     await guard((async () => (await task.startTask()).wait())());
     say(`  started    ${early} peers registered; task started${lateSet.size ? ` (${[...lateSet].map((i) => names[i]).join(",")} join after round 1)` : ""}\n`);
@@ -349,7 +512,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     if (!o.keepRunning) await stop();
     // With keepRunning the demo no longer watches: the caller owns the processes until stop().
     else supervisor.close();
-    return { rpcUrl, contractAddress, workDir, creatorMultiaddrs: creatorAddrs, result, agents, startAgent, stop };
+    return { rpcUrl, contractAddress, workDir, creatorMultiaddrs: creatorAddrs, result, agents, startAgent, restartChain, stop };
   } catch (err) {
     await stop();
     throw err;

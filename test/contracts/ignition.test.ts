@@ -26,7 +26,7 @@ describe("Ignition: FederatedTaskModule", () => {
       if (field === "rounds") continue;
       expect(c[field as keyof typeof c], field).to.equal(BigInt(value));
     }
-    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 5, ruleParam: 0, reputationPenalty: 4, admissionMode: 0, aggregatorQuorumBps: 6667 });
+    expect(TASK_DEFAULTS).to.include({ rounds: 5, trainingDuration: 120, robustRule: 5, ruleParam: 0, reputationPenalty: 4, admissionMode: 0, aggregatorQuorumBps: 6666 });
     // Allow-list defaults: the demo accounts 1..10 are admitted.
     const signers = await ethers.getSigners();
     expect((await deployed.peerStatus(signers[1].address)).admitted).to.equal(true);
