@@ -127,8 +127,8 @@ export class Agent {
       return true;
     }
     this.o.log.warn("chain-reset", { reason, contract: this.chain.contractAddress, action: "re-registering with the new deployment" });
-    this.identity = id;
     this.missingCodeSince = 0;
+    this.chain.resetNonce();
     this.task = undefined;
     this.spec = undefined;
     this.models = undefined;
@@ -139,6 +139,8 @@ export class Agent {
     this.trainerState.dpRoundsSpent = 0;
     this.trainerState.budgetExhaustedLogged = false;
     await this.register();
+    // Only now: if registering failed, the next check sees the reset again and retries.
+    this.identity = id;
     return true;
   }
 

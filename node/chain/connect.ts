@@ -52,7 +52,9 @@ export async function probeChainId(rpcUrl: string, timeoutMs = 5000): Promise<bi
 
 /** A provider that does not cache calls (ethers' 250 ms cache reuses stale nonces under automine). */
 export function makeProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
-  return new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
+  // polling: subscriptions poll eth_getLogs instead of installing eth_newFilter filters, which a
+  // restarted node forgets (every event listener would then fail until the process restarts).
+  return new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250, polling: true });
 }
 
 /** Chain id of Hardhat's and Anvil's local development chains: the only one the public dev keys may sign for. */

@@ -130,6 +130,8 @@ export interface TaskChain extends TaskReader {
    * state lost with the process.
    */
   saltFor(round: number, kind: "verdict" | "aggregate"): Promise<string>;
+  /** Forget the locally tracked nonce (after a chain reset the account starts from the chain's count again). */
+  resetNonce(): void;
 
   /**
    * Resolves on the next event the contract emits, or after `timeoutMs` (the polling fallback),
@@ -274,6 +276,7 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
     advancePhase: (round) => send("advancePhase", [round]),
     admit: (accounts) => send("admit", [accounts]),
     challenge: (round, bondWei) => send("challenge", [round], bondWei),
+    resetNonce: () => (conn.signer as NonceManager).reset(),
     async saltFor(round, kind) {
       const signature = await conn.signer.signMessage(`peerfl commit-reveal salt\ncontract ${contractAddress}\nround ${round}\n${kind}`);
       return keccak256(signature);

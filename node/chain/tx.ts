@@ -93,7 +93,7 @@ function isTransient(err: unknown): boolean {
 function isNonceProblem(err: unknown): boolean {
   if (err instanceof NonceConsumedError) return true;
   const e = err as { code?: string; message?: string };
-  return e?.code === "NONCE_EXPIRED" || /nonce (too low|has already been used)|replacement transaction underpriced/i.test(e?.message ?? "");
+  return e?.code === "NONCE_EXPIRED" || /nonce (too low|too high|has already been used)|replacement transaction underpriced/i.test(e?.message ?? "");
 }
 
 function isNonceTooLow(err: unknown): boolean {
