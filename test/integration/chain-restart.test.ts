@@ -147,10 +147,9 @@ describe("integration: Anvil killed hard (SIGKILL) keeps its last periodic dump"
 });
 
 /**
- * Opt-in (PEERFL_TEST_CHAIN_RESET=1) until the agent survives a reset: today an agent that sees the new
- * genesis re-registers with its NonceManager still counting the old chain's transactions, so Hardhat's
- * node refuses the registration ("Nonce too high. Expected nonce to be 0 but got 1"), and as the new
- * identity was already recorded it never tries again (node/agent/agent.ts checkChainIdentity).
+ * The agent notices the new genesis (node/agent/agent.ts checkChainIdentity), forgets its local nonce,
+ * and registers with the redeployed task; it records the new identity only once registered, so a
+ * refused registration is retried.
  */
 describe("integration: Hardhat's node restarted without state, the task redeployed at the same address", function () {
   this.timeout(600_000);
@@ -158,10 +157,6 @@ describe("integration: Hardhat's node restarted without state, the task redeploy
   let reset: ChainRestart | undefined;
 
   before(async function () {
-    if (process.env.PEERFL_TEST_CHAIN_RESET !== "1") {
-      console.log("      (skipped: set PEERFL_TEST_CHAIN_RESET=1; agents do not re-register after a reset yet: their nonce is not reset)");
-      this.skip();
-    }
     demo = await runDemo({
       chain: "hardhat", peers: 3, attackers: 0, rounds: 1, maxSamples: 300, quiet: true, keepRunning: true,
       evaluate: false, json: undefined, port: 28945, trainingWindow: 120,
