@@ -76,6 +76,18 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
+  // A dropped connection to the chain node or a peer (the node restarting, a peer crashing) can
+  // surface as an error event nobody listens to (e.g. "socket hang up" on a pooled HTTP socket).
+  // It must not kill the agent: the loop retries from chain state. Anything else stays fatal.
+  process.on("uncaughtException", (err: NodeJS.ErrnoException) => {
+    if (isTransientNetworkError(err)) {
+      log.warn("network-error", { code: err.code, reason: err.message });
+      return;
+    }
+    log.error("fatal", { reason: err.message, error: err.name });
+    process.exit(EXIT_FATAL);
+  });
+
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); };
   try {
@@ -95,6 +107,11 @@ export async function main(argv: string[]): Promise<number> {
     setTimeout(() => process.exit(code), 1000).unref();
     return code;
   }
+}
+
+function isTransientNetworkError(err: NodeJS.ErrnoException): boolean {
+  return ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"].includes(err?.code ?? "")
+    || /socket hang up/i.test(err?.message ?? "");
 }
 
 async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnType<typeof createAttackFor>> | undefined, cleanups: (() => Promise<void>)[]): Promise<void> {
