@@ -79,14 +79,20 @@ export async function main(argv: string[]): Promise<number> {
   // A dropped connection to the chain node or a peer (the node restarting, a peer crashing) can
   // surface as an error event nobody listens to (e.g. "socket hang up" on a pooled HTTP socket).
   // It must not kill the agent: the loop retries from chain state. Anything else stays fatal.
-  process.on("uncaughtException", (err: NodeJS.ErrnoException) => {
-    if (isTransientNetworkError(err)) {
-      log.warn("network-error", { code: err.code, reason: err.message });
-      return;
-    }
-    log.error("fatal", { reason: err.message, error: err.name });
-    process.exit(EXIT_FATAL);
-  });
+  guardNetworkErrors = () => {
+    // tfjs-backend-wasm (Emscripten) installs a handler that re-throws every uncaught exception:
+    // ours replaces it (it is installed again once the learner has loaded tfjs).
+    process.removeAllListeners("uncaughtException");
+    process.on("uncaughtException", (err: NodeJS.ErrnoException) => {
+      if (isTransientNetworkError(err)) {
+        log.warn("network-error", { code: err.code, reason: err.message });
+        return;
+      }
+      log.error("fatal", { reason: err.message, error: err.name });
+      process.exit(EXIT_FATAL);
+    });
+  };
+  guardNetworkErrors();
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); };
@@ -108,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   }
 }
+
+let guardNetworkErrors: () => void = () => {};
 
 function isTransientNetworkError(err: NodeJS.ErrnoException): boolean {
   return ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"].includes(err?.code ?? "")
@@ -163,7 +171,7 @@ async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnTyp
     colluders: attack && cfg.colludeDir ? directoryChannel({ dir: cfg.colludeDir, id: `peer${cfg.peerIndex}`, groupSize: cfg.colluders ?? 1 }) : undefined,
     makeLearner: (spec) => {
       if (cfg.model && cfg.model !== spec.model) log.warn("model-flag-ignored", { flag: cfg.model, task: spec.model });
-      return createLearner({ ...cfg, spec, seed: learnerSeed(cfg.peerIndex), log });
+      return createLearner({ ...cfg, spec, seed: learnerSeed(cfg.peerIndex), log }).then((learner) => { guardNetworkErrors(); return learner; });
     },
   });
   let stopping = false;
