@@ -1,7 +1,11 @@
-// Privacy/utility/robustness benchmark: peer-level DP-FedAvg (each trainer clips + noises its own
-// update) on MNIST with 10 peers and one sign-flip attacker, for several target epsilons.
-// Usage: node --import tsx bench/privacy.ts [--quick] [--help]
-import { mkdirSync, writeFileSync } from "node:fs";
+// Privacy/utility/robustness benchmark, two privacy units on MNIST with 10 peers:
+//  - peer-level DP-FedAvg (each trainer clips + noises its own update), one sign-flip attacker,
+//    several target epsilons ("runs" in privacy.json, privacy.svg);
+//  - example-level DP-SGD in every trainer (Poisson sampling, per-example clipping, Gaussian noise),
+//    the full training set split IID, target epsilons 0.5..8 ("exampleLevel", privacy-example.svg).
+// Usage: node --import tsx bench/privacy.ts [--quick] [--example-only | --peer-only] [--help]
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
@@ -9,6 +13,14 @@ import { parseRuleName } from "../node/protocol/index.ts";
 import { RdpAccountant, noiseMultiplierFor } from "../node/privacy/accountant.ts";
 import { privatizeUpdate, secureGaussianSource } from "../node/privacy/gaussian.ts";
 import { simulate, type SimulationRound } from "../node/sim/index.ts";
+import { dpSgdEpsilon, dpSgdNoiseMultiplierFor, dpSgdSampleRate, dpSgdStepsPerEpoch } from "../node/privacy/dpsgd.ts";
+import { initBackend } from "../node/ml/backend.ts";
+import { loadDataset, loadLabels } from "../node/ml/datasets.ts";
+import { peerShard } from "../node/ml/partition.ts";
+import { createModel, modelSpecFor } from "../node/ml/models.ts";
+import { trainLocal } from "../node/ml/train.ts";
+import { mulberry32 } from "../node/ml/random.ts";
+import { seededGaussianSource as seededNoise } from "../node/privacy/gaussian.ts";
 
 interface RunResult {
   targetEpsilon: number;
@@ -43,7 +55,22 @@ const program = new Command()
   .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping", "multi-krum")
   .option("--rule-param <x>", "rule parameter (Krum f, trim count, radius)", "1")
   .option("--seed <n>", "seed", "1")
-  .option("--out <file>", "JSON output", join(here, "results", "privacy.json"));
+  .option("--out <file>", "JSON output", join(here, "results", "privacy.json"))
+  .option("--example-only", "run only the example-level DP-SGD part and merge it into the JSON", false)
+  .option("--peer-only", "run only the peer-level part and keep the JSON's exampleLevel rows", false)
+  .option("--example-epsilons <list>", "example-level target epsilons", "0.5,1,2,4,8")
+  .option("--example-rounds <n>", "example-level: federated rounds (default 5, quick 2)")
+  .option("--example-epochs <n>", "example-level: local epochs per round (default 3, quick 1)")
+  .option("--example-batch <n>", "example-level: expected batch size q N of each peer", "256")
+  .option("--example-clip <C>", "example-level: per-example L2 clip norm", "1")
+  .option("--example-lr <x>", "example-level: SGD learning rate", "4")
+  .option("--example-test <n>", "example-level: test images (default 10000, quick 2000)")
+  .option("--no-example-baseline", "example-level: skip the non-private run with the same schedule")
+  .option("--example-replot", "example-level: only redraw privacy-example.svg from the JSON", false)
+  .option("--example-baseline-only", "example-level: run only the non-private run and merge it into the JSON's exampleLevel part", false)
+  .option("--example-baseline-lr <x>", "example-level: SGD learning rate of the non-private run (unclipped gradients need a smaller one)", "0.5")
+  .option("--jobs <n>", "example-level: runs in parallel worker processes (default 6)", "6")
+  .option("--example-worker <i>", "internal: run worker i's share of the example-level runs and print them as JSON");
 program.parse();
 const o = program.opts<Record<string, string | boolean>>();
 const quick = o.quick === true;
@@ -62,6 +89,8 @@ const attacker = numPeers - 1;
 // subsampling applies to a peer's own published update, so each peer is accounted at q = 1.
 const sampleRate = 1;
 
+const exampleWorker = o.exampleWorker === undefined ? null : Number(o.exampleWorker);
+if (o.exampleOnly !== true && exampleWorker === null) {
 // 1. The mechanism's own cost on a 100k-float update with the secure source (median of 15).
 const mechanismMs = (() => {
   const d = new Float32Array(100_000).map((_, i) => Math.sin(i) * 1e-3);
@@ -150,6 +179,7 @@ writeFileSync(
   out,
   JSON.stringify(
     {
+      ...readPrevious(out),
       quick,
       delta,
       runs,
@@ -184,6 +214,10 @@ console.log(`\nwrote ${out}`);
 const svgOut = join(dirname(out), "privacy.svg");
 writeFileSync(svgOut, renderSvg(runs, rounds, numPeers));
 console.log(`wrote ${svgOut}`);
+}
+
+
+if (o.peerOnly !== true) await runExampleLevel();
 
 function renderSvg(rs: RunResult[], nRounds: number, peers: number): string {
   const W = 760;
@@ -240,6 +274,279 @@ function renderSvg(rs: RunResult[], nRounds: number, peers: number): string {
   parts.push(`<text x="${lefts[0] + 4}" y="${yOf(0.1) - 4}" fill="#888">chance</text>`);
   series(lefts[1], (r) => r.attackerRejected, "#d62728", "sign-flip attacker", panel.top + panel.h + 52);
   series(lefts[1], (r) => r.honestRejected, "#2ca02c", "honest peers", panel.top + panel.h + 68);
+  parts.push(`</svg>`);
+  return parts.join("\n") + "\n";
+}
+
+/** The JSON already at `path` (other parts' keys are kept on a partial run), or {}. */
+function readPrevious(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+interface ExampleLevelRow {
+  epsilon: number;
+  delta: number;
+  accuracy: number;
+  rounds: number;
+  noiseMultiplier: number;
+  clipNorm: number;
+  samplesPerSecond: number;
+}
+
+/**
+ * Example-level DP-SGD: every peer runs DP-SGD on its IID shard of the full MNIST training set; sigma
+ * is calibrated so that each peer's epsilon over all its local steps of all rounds meets the target.
+ */
+async function runExampleLevel(): Promise<void> {
+  const epsilonsEx = String(o.exampleEpsilons).split(",").map(Number);
+  const roundsEx = Number(o.exampleRounds ?? (quick ? 2 : 5));
+  const epochsEx = Number(o.exampleEpochs ?? (quick ? 1 : 3));
+  const batchEx = Number(o.exampleBatch);
+  const clipEx = Number(o.exampleClip);
+  const lrEx = Number(o.exampleLr);
+  const testEx = Number(o.exampleTest ?? (quick ? 2000 : 10000));
+  const jobs = Math.max(1, Number(o.jobs));
+  const outPath = String(o.out);
+  if (o.exampleReplot === true) {
+    const prev = readPrevious(outPath) as { exampleLevel?: ExampleLevelRow[]; exampleLevelSetup?: { nonPrivateBaseline?: { accuracy: number } | null; rounds: number; localEpochs: number; numPeers: number; expectedBatchSize: number } };
+    if (!prev.exampleLevel || !prev.exampleLevelSetup) throw new Error(`--example-replot needs an exampleLevel run in ${outPath}`);
+    const st = prev.exampleLevelSetup;
+    const svgPath = join(dirname(outPath), "privacy-example.svg");
+    writeFileSync(svgPath, renderExampleSvg(prev.exampleLevel, st.nonPrivateBaseline?.accuracy ?? null, { rounds: st.rounds, epochs: st.localEpochs, peers: st.numPeers, batch: st.expectedBatchSize }));
+    console.log(`wrote ${svgPath}`);
+    return;
+  }
+  // Each peer's training shard (the learner holds out 10 % for validation); the smallest one has the
+  // largest q and so the largest epsilon: calibrate on it.
+  const labels = loadLabels("mnist", "train");
+  const shardSizes = Array.from({ length: numPeers }, (_, p) =>
+    peerShard(labels, { peers: numPeers, peerIndex: p, partition: { kind: "iid" }, partitionSeed: seed }).train.length);
+  const minShard = Math.min(...shardSizes);
+  const plan = { rounds: roundsEx, epochs: epochsEx, expectedBatchSize: batchEx, datasetSize: minShard };
+  if (exampleWorker === null) console.log(
+    `\nExample-level DP-SGD: MNIST mlp, ${numPeers} peers, IID shards of ${minShard}..${Math.max(...shardSizes)} training examples, ` +
+      `${roundsEx} rounds x ${epochsEx} local epochs, expected batch ${batchEx} (q = ${(batchEx / minShard).toFixed(4)}, ` +
+      `${dpSgdStepsPerEpoch(batchEx, minShard)} steps/epoch), C = ${clipEx}, SGD lr ${lrEx}, fedavg, delta = ${delta}, ${testEx} test images${quick ? ", quick" : ""}`,
+  );
+
+  const common = {
+    dataset: "mnist" as const, model: "mlp" as const, numPeers, rounds: roundsEx, partition: { kind: "iid" as const }, attackers: [],
+    rule: "fedavg" as const, ruleParam: 0, localEpochs: epochsEx, batchSize: batchEx, learningRate: lrEx, optimizer: "sgd" as const,
+    seed, testSamples: testEx,
+  };
+  // One task per target epsilon (sigma calibrated on the smallest shard) and the non-private baseline (target Infinity).
+  const baselineOnly = o.exampleBaselineOnly === true;
+  const tasks = [...(o.exampleBaseline !== false || baselineOnly ? [Infinity] : []), ...(baselineOnly ? [] : epsilonsEx)];
+  const runTask = async (target: number): Promise<{ target: number; row: ExampleLevelRow; curve: number[]; seconds: number }> => {
+    const sigma = target === Infinity ? 0 : dpSgdNoiseMultiplierFor(target, delta, plan);
+    const exampleDp = target === Infinity ? undefined : { clipNorm: clipEx, noiseMultiplier: sigma, expectedBatchSize: batchEx };
+    const t0 = performance.now();
+    const learningRate = target === Infinity ? Number(o.exampleBaselineLr) : lrEx;
+    const res = await simulate({ ...common, learningRate, exampleDp, onRound: (r) => console.error(`[eps ${target}] round ${r.round}: ${(100 * r.accuracy).toFixed(1)} % (${r.seconds.toFixed(0)} s)`) });
+    const seconds = (performance.now() - t0) / 1000;
+    // Every peer's own epsilon (its q = B / N_p); report the largest.
+    const spent = target === Infinity ? Infinity : Math.max(...res.samplesPerPeer.map((n) =>
+      dpSgdEpsilon({ noiseMultiplier: sigma, sampleRate: dpSgdSampleRate(batchEx, n), steps: roundsEx * epochsEx * dpSgdStepsPerEpoch(batchEx, n), delta })));
+    // Expected samples processed (Poisson batches) over the wall time of the whole simulation
+    // (training, encoding, aggregation and evaluation): a lower bound on the training throughput.
+    const samples = target === Infinity
+      ? roundsEx * epochsEx * res.samplesPerPeer.reduce((a, b) => a + b, 0)
+      : res.samplesPerPeer.reduce((a, n) => a + roundsEx * epochsEx * dpSgdStepsPerEpoch(batchEx, n) * batchEx, 0);
+    return {
+      target, seconds, curve: res.rounds.map((r) => r.accuracy),
+      row: { epsilon: spent, delta, accuracy: res.rounds[res.rounds.length - 1].accuracy, rounds: roundsEx, noiseMultiplier: sigma, clipNorm: clipEx, samplesPerSecond: samples / seconds },
+    };
+  };
+  if (exampleWorker !== null) {
+    // Worker: its share of the tasks, one JSON line each on stdout.
+    await initBackend("wasm");
+    for (let t = exampleWorker; t < tasks.length; t += jobs) console.log(`RESULT ${JSON.stringify(await runTask(tasks[t]), (_, v) => (v === Infinity ? "Infinity" : v))}`);
+    return;
+  }
+
+  // Throughput on one peer's shard, non-private vs DP-SGD at the same (expected) batch, interleaved so
+  // that load from other processes hits both alike; best of 3 one-epoch runs each.
+  await initBackend("wasm");
+  const shard = loadDataset("mnist", "train", peerShard(labels, { peers: numPeers, peerIndex: 0, partition: { kind: "iid" }, partitionSeed: seed }).train);
+  const spec = modelSpecFor("mlp");
+  const best = { plain: 0, dp: 0 };
+  for (let rep = 0; rep < 3; rep++) {
+    for (const kind of ["plain", "dp"] as const) {
+      const model = createModel(spec, rep);
+      const r = trainLocal(model, shard, {
+        epochs: 1, batchSize: batchEx, learningRate: 0.01, optimizer: "sgd", seed: rep,
+        dp: kind === "dp" ? { clipNorm: clipEx, noiseMultiplier: 1, expectedBatchSize: batchEx, noise: seededNoise(rep), sampler: mulberry32(rep) } : undefined,
+      });
+      model.dispose();
+      best[kind] = Math.max(best[kind], r.samples / r.seconds);
+    }
+  }
+  console.log(`throughput on one shard (${shard.count} examples, batch ${batchEx}): non-private ${best.plain.toFixed(0)} samples/s, DP-SGD ${best.dp.toFixed(0)} samples/s (${((100 * best.dp) / best.plain).toFixed(0)} %)`);
+
+  type TaskResult = Awaited<ReturnType<typeof runTask>>;
+  const results: TaskResult[] = [];
+  if (jobs <= 1) {
+    for (const t of tasks) results.push(await runTask(t));
+  } else {
+    const script = fileURLToPath(import.meta.url);
+    const pass = process.argv.slice(2).filter((a, i, xs) => !["--jobs", "--example-worker"].includes(a) && !["--jobs", "--example-worker"].includes(xs[i - 1]));
+    await Promise.all(Array.from({ length: jobs }, (_, w) => new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", script, ...pass, "--example-only", "--jobs", String(jobs), "--example-worker", String(w)], { stdio: ["ignore", "pipe", "inherit"] });
+      let buf = "";
+      child.stdout.on("data", (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.startsWith("RESULT ")) results.push(JSON.parse(line.slice(7), (_, v) => (v === "Infinity" ? Infinity : v)) as TaskResult);
+        }
+      });
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`example-level worker ${w} exited with ${code}`))));
+    })));
+  }
+  const byTarget = (t: number): TaskResult => {
+    const r = results.find((x) => x.target === t);
+    if (!r) throw new Error(`no result for target epsilon ${t}`);
+    return r;
+  };
+  if (baselineOnly) {
+    // Keep the DP rows of the previous run; replace only the non-private baseline.
+    const prev = readPrevious(outPath) as { exampleLevel?: ExampleLevelRow[]; exampleLevelSetup?: Record<string, unknown> & { accuracyPerRound?: Record<string, number[]>; secondsPerRun?: Record<string, number>; rounds?: number; localEpochs?: number } };
+    if (!prev.exampleLevel || !prev.exampleLevelSetup) throw new Error(`--example-baseline-only needs a previous exampleLevel run in ${outPath}`);
+    const b = byTarget(Infinity);
+    const setup = {
+      ...prev.exampleLevelSetup,
+      accuracyPerRound: { ...prev.exampleLevelSetup.accuracyPerRound, nonPrivate: b.curve },
+      secondsPerRun: { ...prev.exampleLevelSetup.secondsPerRun, nonPrivate: b.seconds },
+      nonPrivateBaseline: { accuracy: b.row.accuracy, samplesPerSecond: b.row.samplesPerSecond, learningRate: Number(o.exampleBaselineLr), note: "same rounds, epochs and batch size; plain mini-batch SGD, no clipping or noise" },
+    };
+    writeFileSync(outPath, JSON.stringify({ ...prev, exampleLevelSetup: setup }, null, 2) + "\n");
+    console.log(`non-private baseline: ${(100 * b.row.accuracy).toFixed(2)} % (lr ${o.exampleBaselineLr}); merged into ${outPath}`);
+    const svgPath = join(dirname(outPath), "privacy-example.svg");
+    writeFileSync(svgPath, renderExampleSvg(prev.exampleLevel, b.row.accuracy, { rounds: roundsEx, epochs: epochsEx, peers: numPeers, batch: batchEx }));
+    console.log(`wrote ${svgPath}`);
+    return;
+  }
+  const rows = epsilonsEx.map((t) => byTarget(t).row);
+  const base = o.exampleBaseline !== false ? byTarget(Infinity) : null;
+  const baseline = base ? { accuracy: base.row.accuracy, samplesPerSecond: base.row.samplesPerSecond } : null;
+
+  const pctEx = (x: number): string => `${(100 * x).toFixed(2)} %`;
+  const headEx = ["target eps", "eps spent", "sigma", "noise std / B", "accuracy", "rounds x epochs", "samples/s (sim)"];
+  const rowsEx = rows.map((r, i) => [
+    String(epsilonsEx[i]), r.epsilon.toFixed(3), r.noiseMultiplier.toFixed(3), ((r.noiseMultiplier * r.clipNorm) / batchEx).toExponential(2),
+    pctEx(r.accuracy), `${roundsEx} x ${epochsEx}`, r.samplesPerSecond.toFixed(0),
+  ]);
+  if (baseline) rowsEx.push(["inf", "-", "0", "0", pctEx(baseline.accuracy), `${roundsEx} x ${epochsEx}`, baseline.samplesPerSecond.toFixed(0)]);
+  const w = headEx.map((h, i) => Math.max(h.length, ...rowsEx.map((row) => row[i].length)));
+  const ln = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i])).join("  ");
+  console.log(`\n${ln(headEx)}\n${w.map((x) => "-".repeat(x)).join("  ")}\n${rowsEx.map(ln).join("\n")}`);
+
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(
+    outPath,
+    JSON.stringify(
+      {
+        ...readPrevious(outPath),
+        exampleLevel: rows,
+        exampleLevelSetup: {
+          quick,
+          dataset: "mnist", model: "mlp", parameters: 101770, numPeers, partition: "iid", shardTrainingExamples: shardSizes,
+          rounds: roundsEx, localEpochs: epochsEx, expectedBatchSize: batchEx, sampleRate: batchEx / minShard,
+          stepsPerEpoch: dpSgdStepsPerEpoch(batchEx, minShard), totalStepsPerPeer: roundsEx * epochsEx * dpSgdStepsPerEpoch(batchEx, minShard),
+          clipNorm: clipEx, optimizer: "sgd", learningRate: lrEx, rule: "fedavg", testSamples: testEx, seed,
+          sampling: "Poisson (each example independently with q = expectedBatchSize / N); sum of clipped gradients + N(0, (sigma C)^2), divided by the expected batch size",
+          accountant: "RDP of the Poisson-subsampled Gaussian over all local steps of all rounds, orders 1.1..10.9 and 11..256, Balle et al. 2020 conversion; epsilon = the largest over peers",
+          targetEpsilons: epsilonsEx,
+          accuracyPerRound: Object.fromEntries(results.map((r) => [r.target === Infinity ? "nonPrivate" : String(r.target), r.curve])),
+          secondsPerRun: Object.fromEntries(results.map((r) => [r.target === Infinity ? "nonPrivate" : String(r.target), r.seconds])),
+          jobs,
+          nonPrivateBaseline: baseline && { ...baseline, learningRate: Number(o.exampleBaselineLr), note: "same rounds, epochs and batch size; plain mini-batch SGD, no clipping or noise" },
+          throughput: { nonPrivateSamplesPerSecond: best.plain, dpSgdSamplesPerSecond: best.dp, ratio: best.dp / best.plain, method: "one peer shard, one epoch each, interleaved, best of 3" },
+          samplesPerSecondNote: "rows: expected DP-SGD samples over the whole simulation's wall time (incl. encoding, aggregation, evaluation); throughput: training only",
+          anchors: {
+            abadi2016: [{ epsilon: 0.5, accuracy: 0.9 }, { epsilon: 2, accuracy: 0.95 }, { epsilon: 8, accuracy: 0.97 }],
+            tfPrivacyTutorialCnn: [{ epsilon: 1.19, accuracy: 0.95 }, { epsilon: 3.01, accuracy: 0.966 }, { epsilon: 7.1, accuracy: 0.97 }],
+          },
+        },
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`\nwrote ${outPath}`);
+  const svgPath = join(dirname(outPath), "privacy-example.svg");
+  writeFileSync(svgPath, renderExampleSvg(rows, baseline?.accuracy ?? null, { rounds: roundsEx, epochs: epochsEx, peers: numPeers, batch: batchEx }));
+  console.log(`wrote ${svgPath}`);
+}
+
+/** Accuracy vs epsilon (log axis) for example-level DP-SGD, with Abadi et al.'s and TF Privacy's centralized points. */
+function renderExampleSvg(rows: ExampleLevelRow[], baseline: number | null, s: { rounds: number; epochs: number; peers: number; batch: number }): string {
+  const W = 720;
+  const H = 410;
+  const P = { left: 70, top: 50, w: 380, h: 270 };
+  const lo = Math.log10(0.3);
+  const hi = Math.log10(12);
+  const yLo = 0.75;
+  const xOf = (e: number): number => P.left + ((Math.log10(e) - lo) / (hi - lo)) * P.w;
+  const yOf = (a: number): number => P.top + P.h - ((Math.max(a, yLo) - yLo) / (1 - yLo)) * P.h;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="13">Example-level DP-SGD on MNIST (MLP, ${s.peers} IID peers, ${s.rounds} rounds x ${s.epochs} local epochs, delta 1e-5)</text>`);
+  parts.push(`<rect x="${P.left}" y="${P.top}" width="${P.w}" height="${P.h}" fill="none" stroke="#999"/>`);
+  for (let a = yLo; a <= 1.0001; a += 0.05) {
+    const y = yOf(a);
+    parts.push(`<line x1="${P.left}" y1="${y}" x2="${P.left + P.w}" y2="${y}" stroke="#eee"/>`);
+    parts.push(`<text x="${P.left - 6}" y="${y + 4}" text-anchor="end">${Math.round(a * 100)}%</text>`);
+  }
+  for (const e of [0.5, 1, 2, 4, 8]) {
+    const x = xOf(e);
+    parts.push(`<line x1="${x}" y1="${P.top}" x2="${x}" y2="${P.top + P.h}" stroke="#f3f3f3"/>`);
+    parts.push(`<text x="${x}" y="${P.top + P.h + 16}" text-anchor="middle">${e}</text>`);
+  }
+  parts.push(`<text x="${P.left + P.w / 2}" y="${P.top + P.h + 34}" text-anchor="middle">epsilon (log scale), delta = 1e-5</text>`);
+  const legendX = P.left + P.w + 14;
+  let legendY = P.top + 10;
+  const legend = (draw: (x: number, y: number) => string, label: string): void => {
+    parts.push(draw(legendX + 10, legendY));
+    parts.push(`<text x="${legendX + 24}" y="${legendY + 4}">${label}</text>`);
+    legendY += 18;
+  };
+  const sorted = [...rows].sort((a, b) => a.epsilon - b.epsilon);
+  parts.push(`<polyline points="${sorted.map((r) => `${xOf(r.epsilon).toFixed(1)},${yOf(r.accuracy).toFixed(1)}`).join(" ")}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
+  for (const r of sorted) {
+    parts.push(`<circle cx="${xOf(r.epsilon).toFixed(1)}" cy="${yOf(r.accuracy).toFixed(1)}" r="4" fill="#1f77b4"/>`);
+    parts.push(`<text x="${xOf(r.epsilon).toFixed(1)}" y="${(yOf(r.accuracy) - 8).toFixed(1)}" text-anchor="middle" fill="#1f77b4">${(100 * r.accuracy).toFixed(1)}</text>`);
+  }
+  legend((x, y) => `<circle cx="${x}" cy="${y}" r="4" fill="#1f77b4"/>`, "peerfl DP-SGD (this run)");
+  const anchor = (pts: { epsilon: number; accuracy: number }[], color: string, shape: "square" | "diamond", label: string): void => {
+    const mark = (x: number, y: number): string =>
+      shape === "square"
+        ? `<rect x="${x - 4}" y="${y - 4}" width="8" height="8" fill="none" stroke="${color}" stroke-width="2"/>`
+        : `<polygon points="${x},${y - 5} ${x + 5},${y} ${x},${y + 5} ${x - 5},${y}" fill="none" stroke="${color}" stroke-width="2"/>`;
+    for (const p of pts) parts.push(mark(xOf(p.epsilon), yOf(p.accuracy)));
+    legend(mark, label);
+  };
+  anchor([{ epsilon: 0.5, accuracy: 0.9 }, { epsilon: 2, accuracy: 0.95 }, { epsilon: 8, accuracy: 0.97 }], "#d62728", "square", "Abadi et al. 2016 (central)");
+  anchor([{ epsilon: 1.19, accuracy: 0.95 }, { epsilon: 3.01, accuracy: 0.966 }, { epsilon: 7.1, accuracy: 0.97 }], "#2ca02c", "diamond", "TF Privacy tutorial CNN");
+  for (const [target, color] of [[0.95, "#ff7f0e"], [0.97, "#9467bd"]] as const) {
+    parts.push(`<line x1="${P.left}" y1="${yOf(target)}" x2="${P.left + P.w}" y2="${yOf(target)}" stroke="${color}" stroke-dasharray="2 3"/>`);
+  }
+  legend((x, y) => `<line x1="${x - 8}" y1="${y}" x2="${x + 8}" y2="${y}" stroke="#ff7f0e" stroke-dasharray="2 3"/>`, "target 95 % (eps &#8804; 2)");
+  legend((x, y) => `<line x1="${x - 8}" y1="${y}" x2="${x + 8}" y2="${y}" stroke="#9467bd" stroke-dasharray="2 3"/>`, "target 97 % (eps &#8804; 8)");
+  if (baseline !== null) {
+    parts.push(`<line x1="${P.left}" y1="${yOf(baseline)}" x2="${P.left + P.w}" y2="${yOf(baseline)}" stroke="#555" stroke-dasharray="6 3"/>`);
+    legend((x, y) => `<line x1="${x - 8}" y1="${y}" x2="${x + 8}" y2="${y}" stroke="#555" stroke-dasharray="6 3"/>`, `non-private, same schedule (${(100 * baseline).toFixed(1)} %)`);
+  }
+  parts.push(`<text x="${P.left}" y="${H - 26}" fill="#666">Each peer's epsilon counts all its local steps (Poisson q = ${s.batch}/N, RDP accountant).</text>`);
+  parts.push(`<text x="${P.left}" y="${H - 10}" fill="#666">The anchors are centralized DP-SGD (all 60 000 examples in one model, longer training).</text>`);
   parts.push(`</svg>`);
   return parts.join("\n") + "\n";
 }

@@ -11,6 +11,8 @@ import type { PartitionScheme } from "./partition.ts";
 import { deriveSeed } from "./random.ts";
 import type { OptimizerName } from "./train.ts";
 import type { ModelSpec } from "./types.ts";
+import type { GaussianSource } from "../privacy/gaussian.ts";
+import type { ExampleDpOptions, UniformSource } from "../privacy/dpsgd.ts";
 
 /** A peer's learner: trains from a global model, and scores a model on the peer's own validation split. */
 export interface Learner extends LocalLearner {
@@ -18,7 +20,21 @@ export interface Learner extends LocalLearner {
   readonly trainSamples: number;
   readonly validationSamples: number;
   evaluate(weights: Float32Array): Promise<{ accuracy: number; loss: number }>;
+  /**
+   * Example-level epsilon at `delta` spent by all DP-SGD steps of all `train` calls so far
+   * (Poisson-subsampled Gaussian, RDP); null when the learner does not run DP-SGD.
+   */
+  exampleEpsilon?(delta: number): number | null;
   dispose(): void;
+}
+
+/**
+ * Example-level DP-SGD in the local trainer (privacy unit: one example of this peer's shard).
+ * Sources default to the CSPRNG (secureGaussianSource / secureUniformSource); seeded ones are for simulations only.
+ */
+export interface LearnerExampleDp extends ExampleDpOptions {
+  noise?: GaussianSource;
+  sampler?: UniformSource;
 }
 
 /** The learner's seed for a peer: the agents and the simulator derive it the same way. */
@@ -41,6 +57,8 @@ export interface LearnerOptions {
   backend: BackendPreference;
   spec: ModelSpec;
   validationFraction?: number;
+  /** Train with example-level DP-SGD (per-example clipping + Gaussian noise, Poisson sampling) instead of plain mini-batches. */
+  exampleDp?: LearnerExampleDp;
   seed: number;
   log: Logger;
 }
@@ -51,6 +69,9 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const { peerShard } = await import("./partition.ts");
   const { createModel } = await import("./models.ts");
   const { trainLocalAsync, evaluate, getWeights, setWeights } = await import("./train.ts");
+  const { RdpAccountant } = await import("../privacy/accountant.ts");
+  const { secureGaussianSource } = await import("../privacy/gaussian.ts");
+  const { assertExampleDpOptions, dpSgdSampleRate, secureUniformSource } = await import("../privacy/dpsgd.ts");
 
   const backend = await initBackend(o.backend);
   // Every peer computes the same seeded partition from the labels alone, then materializes only its shard.
@@ -58,6 +79,15 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const trainSet = loadDataset(o.dataset, "train", trainIdx);
   const valSet = loadDataset(o.dataset, "train", valIdx);
   const model = createModel(o.spec, o.seed);
+  const dp = o.exampleDp
+    ? (assertExampleDpOptions(o.exampleDp), {
+        clipNorm: o.exampleDp.clipNorm, noiseMultiplier: o.exampleDp.noiseMultiplier, expectedBatchSize: o.exampleDp.expectedBatchSize,
+        noise: o.exampleDp.noise ?? secureGaussianSource(), sampler: o.exampleDp.sampler ?? secureUniformSource(),
+      })
+    : undefined;
+  const accountant = dp
+    ? new RdpAccountant({ noiseMultiplier: dp.noiseMultiplier, sampleRate: dpSgdSampleRate(dp.expectedBatchSize, trainIdx.length) })
+    : null;
   o.log.info("learner-ready", { backend, dataset: o.dataset, shard: trainIdx.length + valIdx.length, train: trainIdx.length, validation: valIdx.length, model: o.spec.model });
 
   return {
@@ -68,14 +98,18 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
       setWeights(model, unflattenWeights(global, o.spec));
       const r = await trainLocalAsync(model, trainSet, {
         epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer,
-        seed: deriveSeed(o.seed, opts.round), labelTransform: opts.labelTransform,
+        seed: deriveSeed(o.seed, opts.round), labelTransform: opts.labelTransform, dp,
       });
+      if (accountant && r.dp) accountant.step(r.dp.steps);
       return { weights: flattenWeights(getWeights(model)), samples: trainIdx.length, seconds: r.seconds, loss: r.loss };
     },
     async evaluate(weights) {
       setWeights(model, unflattenWeights(weights, o.spec));
       const r = await evaluate(model, valSet);
       return { accuracy: r.accuracy, loss: r.loss };
+    },
+    exampleEpsilon(delta) {
+      return accountant ? accountant.epsilon(delta).epsilon : null;
     },
     dispose() {
       model.dispose();

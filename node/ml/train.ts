@@ -3,6 +3,9 @@ import * as tf from "@tensorflow/tfjs";
 import { deriveSeed, mulberry32, shuffleInPlace } from "./random.ts";
 import { shapeSize, WeightsSpecMismatchError } from "./codec.ts";
 import type { ModelWeights } from "./types.ts";
+import type { GaussianSource } from "../privacy/gaussian.ts";
+import { assertExampleDpOptions, dpSgdSampleRate, dpSgdStepsPerEpoch, noiseClippedSum, poissonSample, type ExampleDpOptions, type UniformSource } from "../privacy/dpsgd.ts";
+import { clippedGradientSum, type ClippedGradientSum } from "../privacy/dpsgd-step.ts";
 
 /** Samples as stored by datasets.ts: count × H × W × C floats and one class label each. */
 export interface LabelledData {
@@ -32,6 +35,21 @@ export interface TrainOptions {
   onBatch?: (info: BatchInfo) => void;
   /** Called after each epoch with its mean loss and the seconds it took (time spent in this callback is excluded). */
   onEpoch?: (info: { epoch: number; loss: number; seconds: number }) => void;
+  /**
+   * Example-level DP-SGD instead of shuffled mini-batches: each step Poisson-samples every example
+   * with q = expectedBatchSize / count, clips each example's gradient to clipNorm, adds
+   * N(0, (noiseMultiplier clipNorm)^2) to the sum and divides by expectedBatchSize; round(1/q) steps
+   * per epoch. `batchSize` is then unused.
+   */
+  dp?: DpSgdTrainOptions;
+}
+
+/** DP-SGD settings plus the randomness it draws on (secure sources in deployments, seeded in simulations). */
+export interface DpSgdTrainOptions extends ExampleDpOptions {
+  /** Noise source: secureGaussianSource() for anything published. */
+  noise: GaussianSource;
+  /** Uniforms for Poisson sampling: secureUniformSource() for anything published (the sample must stay secret). */
+  sampler: UniformSource;
 }
 
 export interface TrainResult {
@@ -40,6 +58,8 @@ export interface TrainResult {
   /** Samples processed over all epochs. */
   samples: number;
   seconds: number;
+  /** With DP-SGD: the steps taken (each one subsampled Gaussian mechanism) and their sample rate q. */
+  dp?: { steps: number; sampleRate: number; clippedFraction: number };
 }
 
 /** Training parameters or data that cannot be used. */
@@ -112,6 +132,7 @@ export async function trainLocalAsync(model: tf.LayersModel, data: LabelledData,
 
 /** The training loop as a generator: one step per mini-batch. */
 function* trainSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptions): Generator<void, TrainResult, void> {
+  if (opts.dp) return yield* dpSgdSteps(model, data, opts, opts.dp);
   const size = checkData(model, data);
   const numClasses = numClassesOf(model);
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainingInputError(`epochs must be a positive integer, got ${opts.epochs}`);
@@ -170,6 +191,100 @@ function* trainSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptio
     optimizer.dispose();
   }
   return { loss: lastEpochLoss, samples, seconds: (performance.now() - start - callbackMs) / 1000 };
+}
+
+/**
+ * DP-SGD (Abadi et al. 2016) as a generator, one step per Poisson-sampled batch. The noise is added
+ * on the host to the downloaded clipped sum, so it can come from the CSPRNG-backed GaussianSource.
+ */
+function* dpSgdSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptions, dp: DpSgdTrainOptions): Generator<void, TrainResult, void> {
+  const size = checkData(model, data);
+  const numClasses = numClassesOf(model);
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainingInputError(`epochs must be a positive integer, got ${opts.epochs}`);
+  assertExampleDpOptions(dp);
+  const q = dpSgdSampleRate(dp.expectedBatchSize, data.count);
+  const stepsPerEpoch = dpSgdStepsPerEpoch(dp.expectedBatchSize, data.count);
+  const inputShape = model.inputs[0].shape.slice(1) as number[];
+  const optimizer = makeOptimizer(opts.optimizer, opts.learningRate);
+  const varNames = model.trainableWeights.map((v) => (v.read() as tf.Variable).name);
+  const varShapes = model.trainableWeights.map((v) => v.shape as number[]);
+  const scratch = new Float64Array(Math.max(...varShapes.map((s) => s.reduce((a, b) => a * b, 1))));
+  // Room for the largest batch Poisson sampling is likely to draw; grown on demand.
+  let batchImages = new Float32Array(Math.ceil(dp.expectedBatchSize * 1.5 + 16) * size);
+  let batchLabels = new Int32Array(batchImages.length / size);
+  const start = performance.now();
+  let samples = 0;
+  let steps = 0;
+  let clipped = 0;
+  let lastEpochLoss = 0;
+  let callbackMs = 0;
+  try {
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let epochSamples = 0;
+
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const idx = poissonSample(data.count, q, dp.sampler);
+        const n = idx.length;
+        if (n * size > batchImages.length) {
+          batchImages = new Float32Array(n * size);
+          batchLabels = new Int32Array(n);
+        }
+        for (let i = 0; i < n; i++) {
+          const src = idx[i];
+          batchImages.set(data.images.subarray(src * size, (src + 1) * size), i * size);
+          const y = opts.labelTransform ? opts.labelTransform(data.labels[src]) : data.labels[src];
+          if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw new TrainingInputError(`label ${y} of sample ${src} is not a class in 0..${numClasses - 1}`);
+          batchLabels[i] = y;
+        }
+        // The clipped sum (zero for an empty batch: the step is still taken and noised).
+        let sums: Float32Array[];
+        let loss = 0;
+        if (n > 0) {
+          const xs = tf.tensor(batchImages.subarray(0, n * size), [n, ...inputShape]);
+          const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(batchLabels.subarray(0, n), "int32"), numClasses) as tf.Tensor2D);
+          let r: ClippedGradientSum;
+          try {
+            r = clippedGradientSum(model, xs, ys, dp.clipNorm);
+          } finally {
+            tf.dispose([xs, ys]);
+          }
+          sums = r.sums.map((t) => t.dataSync() as Float32Array);
+          const norms = r.norms.dataSync();
+          for (let i = 0; i < n; i++) if (norms[i] > dp.clipNorm) clipped++;
+          loss = r.lossSum.dataSync()[0] / n;
+          tf.dispose([...r.sums, r.norms, r.lossSum]);
+        } else {
+          sums = varShapes.map((s) => new Float32Array(s.reduce((a, c) => a * c, 1)));
+        }
+        for (const s of sums) noiseClippedSum(s, dp, dp.noise, scratch);
+        const grads: tf.NamedTensorMap = {};
+        varNames.forEach((name, k) => { grads[name] = tf.tensor(sums[k], varShapes[k], "float32"); });
+        optimizer.applyGradients(grads);
+        tf.dispose(Object.values(grads));
+        lossSum += loss * n;
+        epochSamples += n;
+        samples += n;
+        steps++;
+        opts.onBatch?.({ epoch, batch: b, batchesPerEpoch: stepsPerEpoch, loss });
+        yield;
+      }
+      lastEpochLoss = epochSamples > 0 ? lossSum / epochSamples : NaN;
+      if (opts.onEpoch) {
+        const seconds = (performance.now() - epochStart) / 1000;
+        const before = performance.now();
+        opts.onEpoch({ epoch, loss: lastEpochLoss, seconds });
+        callbackMs += performance.now() - before;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return {
+    loss: lastEpochLoss, samples, seconds: (performance.now() - start - callbackMs) / 1000,
+    dp: { steps, sampleRate: q, clippedFraction: samples > 0 ? clipped / samples : 0 },
+  };
 }
 
 /** Accuracy and mean cross-entropy loss of `model` on `data`. */

@@ -45,6 +45,10 @@ export interface SimulationOptions {
   rule: RuleName | number;
   /** The rule parameter in natural units. */
   ruleParam: number;
+  /** Verifiers reject near-copies at this cosine similarity (default 0.999 as the task default; 0 = off). */
+  copyCosineThreshold?: number;
+  /** FedAvg weights clipped at this x the median sample count (default 3 as the task default; 0 = off). */
+  sampleWeightClip?: number;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -55,6 +59,11 @@ export interface SimulationOptions {
   initialModelSeed?: number;
   /** Each honest trainer clips its delta and adds Gaussian noise (seeded source: simulation only). */
   dp?: { clipNorm: number; noiseMultiplier: number };
+  /**
+   * Each honest trainer runs example-level DP-SGD locally (seeded noise and sampling: simulation only).
+   * Each peer's epsilon: Learner.exampleEpsilon, or dpSgdEpsilon over rounds × localEpochs × round(N / expectedBatchSize) steps.
+   */
+  exampleDp?: { clipNorm: number; noiseMultiplier: number; expectedBatchSize: number };
   /** Cap on each peer's shard (its first samples, as the agents' --max-samples). */
   maxSamplesPerPeer?: number;
   /** Test samples used for evaluation (a seeded random subset of the 10k test split). */
@@ -115,7 +124,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   const backend = await initBackend(opts.backend ?? "wasm");
   const spec = modelSpecFor(opts.model);
   const rule: RuleName = typeof opts.rule === "number" ? ruleNameOf(opts.rule) : opts.rule;
-  const setting = { rule, ruleParam: opts.ruleParam };
+  // The task defaults for the near-copy check and the sample-weight clip (ignition TASK_DEFAULTS).
+  const setting = { rule, ruleParam: opts.ruleParam, copyCosineThreshold: opts.copyCosineThreshold ?? 0.999, sampleWeightClip: opts.sampleWeightClip ?? 3 };
   const testFull = testSet(opts.dataset);
   const test = opts.testSamples && opts.testSamples < testFull.count
     ? selectSamples(testFull, permutation(testFull.count, mulberry32(deriveSeed(opts.seed, 0x7e57))).slice(0, opts.testSamples))
@@ -133,6 +143,10 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         peers: opts.numPeers, peerIndex: p, maxSamples: opts.maxSamplesPerPeer,
         epochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate, optimizer: opts.optimizer ?? "sgd",
         backend: opts.backend ?? "wasm", spec, seed: learnerSeed(p), log: silent,
+        exampleDp: opts.exampleDp && {
+          ...opts.exampleDp,
+          noise: seededGaussianSource(deriveSeed(opts.seed, 0xe9, p)), sampler: mulberry32(deriveSeed(opts.seed, 0xe5, p)),
+        },
       }));
     }
     let global = flattenWeights(initialWeights(spec, opts.initialModelSeed ?? deriveSeed(opts.seed, 0x1417)));
