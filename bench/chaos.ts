@@ -69,10 +69,15 @@ const demo = await runDemo({
         const garbage = taskChain(await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT + garbageCount - 1 }), log);
         await garbage.registerPeer(["trainer"], "/ip4/127.0.0.1/tcp/9", "0x" + "ab".repeat(32));
         const junk = new TextEncoder().encode(`garbage ${p.round} ${Math.random()}`);
-        await garbage.commitUpdate(p.round, await updateCid(junk), 100);
-        await (await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT + garbageCount - 1 })).task.leave().then((tx: { wait(): Promise<unknown> }) => tx.wait());
-        garbage.close();
-        events.push(`round ${p.round}: garbage commit by ${g.address}`);
+        try {
+          await garbage.commitUpdate(p.round, await updateCid(junk), 100);
+          events.push(`round ${p.round}: garbage commit by ${g.address}`);
+        } finally {
+          // Leave whether or not the commit landed: a registered trainer that never commits makes
+          // every later training window wait for its deadline (seen in the first 30-round run).
+          await (await connectTask({ rpcUrl: ctl.rpcUrl, contract: ctl.contractAddress, accountIndex: GARBAGE_ACCOUNT + garbageCount - 1 })).task.leave().then((tx: { wait(): Promise<unknown> }) => tx.wait());
+          garbage.close();
+        }
       } catch (err) {
         events.push(`round ${p.round}: garbage commit refused: ${(err as Error).message.slice(0, 160)}`);
       }
