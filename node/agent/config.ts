@@ -38,6 +38,8 @@ export interface AgentConfig {
   attackScale?: number;
   /** rounds in which the attack is active (undefined = every round) */
   attackRounds?: number[];
+  /** example-level DP-SGD in this peer's local training (off unless --dp example) */
+  exampleDp?: { clipNorm: number; noiseMultiplier: number; expectedBatchSize: number };
   /** EXPERIMENTS ONLY: directory the colluding attackers share their honest deltas through */
   colludeDir?: string;
   /** EXPERIMENTS ONLY: how many colluders to wait for (default 1: alone) */
@@ -113,6 +115,10 @@ export function agentCommand(): Command {
     .option("--batch-size <n>", "local batch size", int("--batch-size", 1, 4096), 32)
     .option("--lr <x>", "local learning rate (3e-3: best of bench:learning for Adam, batch 32)", num("--lr", 0, 10), 0.003)
     .addOption(new Option("--optimizer <name>", "local optimizer").choices(["sgd", "adagrad", "adam"]).default("adam"))
+    .addOption(new Option("--dp <unit>", "example: train with DP-SGD (per-example clipping + Gaussian noise, Poisson sampling); peer-level DP is a task setting on chain").choices(["off", "example"]).default("off"))
+    .option("--dp-example-clip <C>", "DP-SGD per-example clip norm", num("--dp-example-clip", 0), 1)
+    .option("--dp-example-sigma <x>", "DP-SGD noise multiplier (noise std = sigma x C per step)", num("--dp-example-sigma", 0), 1.1)
+    .option("--dp-example-batch <n>", "DP-SGD expected batch size (sampling rate = batch / shard size)", int("--dp-example-batch", 1, 65536), 256)
     .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
     .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
     .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
@@ -170,7 +176,9 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     rpcUrl: o.rpc, contract: o.contract, privateKey, keySource, keyFile: o.keyFile, accountIndex: o.account, roles: o.roles,
     dataset: o.dataset, partition: o.partition, partitionSeed: o.partitionSeed, peers: o.peers, peerIndex: o.peerIndex,
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
-    optimizer: o.optimizer, dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
+    optimizer: o.optimizer,
+    exampleDp: o.dp === "example" ? { clipNorm: o.dpExampleClip, noiseMultiplier: o.dpExampleSigma, expectedBatchSize: o.dpExampleBatch } : undefined,
+    dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
     fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, colludeDir: o.colludeDir, colluders: o.colluders, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
     linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,

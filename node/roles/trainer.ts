@@ -40,10 +40,13 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
     log.info("dp-applied", { round: round.round, preClipNorm: update.dp.preClipNorm.toFixed(3), clipped: update.dp.clipped });
   }
   const cid = CID.parse(await ctx.models.put(update.weights));
+  // Example-level DP-SGD (--dp example): this peer's cumulative epsilon over every local step so far.
+  const exampleEpsilon = learner.exampleEpsilon?.(task.dp?.delta ?? 1e-5) ?? null;
   const sent = await ctx.chain.commitUpdate(round.round, cid, update.samples);
   log.info("committed", {
     round: round.round, cid: cid.toString(), samples: update.samples, trainSeconds: update.seconds.toFixed(2),
     loss: update.loss.toFixed(4), gas: sent.gasUsed, ...(update.attack ? { attack: update.attack } : {}),
+    ...(exampleEpsilon !== null ? { exampleEpsilon: exampleEpsilon.toFixed(3) } : {}),
   });
   return true;
 }

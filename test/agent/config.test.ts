@@ -25,6 +25,13 @@ describe("agent flags", () => {
     expect(c.learningRate).to.equal(0.003);
   });
 
+  it("turns DP-SGD on with --dp example, off by default", () => {
+    expect(parseAgentArgs([])!.exampleDp).to.equal(undefined);
+    expect(parseAgentArgs(["--dp", "example", "--dp-example-sigma", "2", "--dp-example-batch", "128"])!.exampleDp)
+      .to.deep.equal({ clipNorm: 1, noiseMultiplier: 2, expectedBatchSize: 128 });
+    expect(() => parseAgentArgs(["--dp", "peer"])).to.throw(UsageError);
+  });
+
   it("returns null for --help", () => {
     expect(parseAgentArgs(["--help"])).to.equal(null);
   });
