@@ -38,7 +38,7 @@ describe("integration: adversaries against real agents (light bench:adversarial)
     let script: Promise<void> | undefined;
     demo = await runDemo({
       peers: 4, attackers: 0, rounds: 1, maxSamples: 400, quiet: true, keepRunning: true, evaluate: false, json: undefined,
-      port: 18591, trainingWindow: 90, verificationWindow: 40, aggregationWindow: 40,
+      port: 18591, trainingWindow: 150, verificationWindow: 40, aggregationWindow: 40,
       workDir: mkdtempSync(path.join(os.tmpdir(), "peerfl-adversarial-")),
       onProgress: (_p, ctl) => {
         if (script) return;
@@ -61,9 +61,19 @@ describe("integration: adversaries against real agents (light bench:adversarial)
           seen.duplicate = await attempt(me, "commitUpdate", [1, cid.bytes, Number(victim.numSamples)]);
           seen.duplicateV0 = await attempt(me, "commitUpdate", [1, cid.multihash.bytes, Number(victim.numSamples)]);
           const peer = await chain.reader.getPeer(victim.trainer);
-          await store.dial(String(peer.multiaddr)).catch(() => undefined);
-          const spec = decodeModelSpec(await store.get((await chain.taskConfig()).modelSpecCid!.toString(), { timeoutMs: 30_000 }));
-          const honest = decodeUpdate(await store.get(cid.toString(), { timeoutMs: 30_000 }), spec);
+          // Re-dial the provider (and the creator) before every try: a connection made earlier can
+          // be gone by the time the bytes are wanted (seen under load).
+          const fetchBytes = async (wanted: string): Promise<Uint8Array> => {
+            let last: unknown;
+            for (let attemptNo = 0; attemptNo < 5; attemptNo++) {
+              await store!.dial(String(peer.multiaddr)).catch(() => undefined);
+              for (const m of creator) await store!.dial(m).catch(() => undefined);
+              try { return await store!.get(wanted, { timeoutMs: 20_000 }); } catch (err) { last = err; }
+            }
+            throw last;
+          };
+          const spec = decodeModelSpec(await fetchBytes((await chain.taskConfig()).modelSpecCid!.toString()));
+          const honest = decodeUpdate(await fetchBytes(cid.toString()), spec);
           const copy = honest.map((x) => x + 1e-5 * (Math.random() - 0.5));
           const copyCid = CID.parse(await store.put(encodeUpdate(copy, spec), { pin: true }));
           seen.nearCopy = await attempt(me, "commitUpdate", [1, copyCid.bytes, Number(victim.numSamples)]);
