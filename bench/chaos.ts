@@ -9,7 +9,7 @@
  * It records, per round, how the round ended, and samples every agent's RSS.
  * Writes bench/results/chaos.json exactly as
  *   {"rounds", "finalized", "failedWithReason", "stuck", "doubleCommits", "maxAgentRssMbFirst5", "maxAgentRssMbLast5"}
- * (plus a "detail" key). `--rounds N` (default 30), `--quick` (6 rounds, 5 agents).
+ * (the events go to chaos-detail.json beside it). `--rounds N` (default 30), `--quick` (6 rounds, 5 agents).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -125,13 +125,15 @@ for (let i = 0; i < PEERS; i++) {
 chain.close();
 await demo.stop();
 const maxOf = (rs: number[]) => Math.round(Math.max(0, ...rs.map((r) => rss.get(r) ?? 0)) * 10) / 10;
+// The result file holds exactly the issue's keys; what happened, event by event, goes beside it.
 const result = {
   rounds: ROUNDS, finalized, failedWithReason, stuck, doubleCommits,
   maxAgentRssMbFirst5: maxOf([1, 2, 3, 4, 5]), maxAgentRssMbLast5: maxOf(Array.from({ length: 5 }, (_, k) => ROUNDS - k)),
-  detail: { peers: PEERS, minutes: Math.round((Date.now() - t0) / 6000) / 10, events },
 };
-const out = path.join(PROJECT_ROOT, quick ? "bench/results/chaos-quick.json" : "bench/results/chaos.json");
-mkdirSync(path.dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
-process.stdout.write(`${JSON.stringify({ ...result, detail: undefined })}\n${events.join("\n")}\nwrote ${path.relative(process.cwd(), out)}\n`);
+const detail = { peers: PEERS, minutes: Math.round((Date.now() - t0) / 6000) / 10, events };
+const base = path.join(PROJECT_ROOT, "bench/results", quick ? "chaos-quick" : "chaos");
+mkdirSync(path.dirname(base), { recursive: true });
+writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + "\n");
+writeFileSync(`${base}-detail.json`, JSON.stringify(detail, null, 2) + "\n");
+process.stdout.write(`${JSON.stringify(result)}\n${events.join("\n")}\nwrote ${path.relative(process.cwd(), base)}.json\n`);
 process.exit(0);
