@@ -2,9 +2,12 @@
 // Dirichlet label skew (0.5, 0.1), 10 peers of up to 1,000 samples with 30 % attackers, through the
 // in-process simulator (the agents' protocol code). --full-matrix adds MNIST and 20 % attackers.
 //   node --import tsx bench/robustness.ts [--quick] [--jobs N] [--rounds R] [--samples S]
-// Prints tables, writes bench/results/robustness.json (with `summary` for the task's default rule,
-// centered clipping, and `perRule` for every rule) and bench/results/robustness.svg.
-// The backdoor attack is not in the matrix: its data part (poisonShard) is not wired into the learner.
+// Prints tables, writes bench/results/robustness.json (with `summary` for the recommended rule,
+// validation-vote, and `perRule` for every rule) and bench/results/robustness.svg.
+//   node --import tsx bench/robustness.ts --flower
+// Flower's published setting instead: Fashion-MNIST, 10 peers sharing the full training set, 2
+// Gaussian attackers, 40 rounds; FedAvg, median, trimmed mean, Multi-Krum and validation-vote;
+// writes bench/results/robustness-flower.json ({"rows": [...]}) and robustness-flower-detail.json.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,12 +22,14 @@ import { simulate } from "../node/sim/index.ts";
 const HELP = `bench/robustness.ts — robust rules x attacks (accuracy, detection)
   --quick         fewer rounds and samples per peer (about 6 min on 2 cores; the full run about 40)
   --full-matrix   also MNIST and 20 % attackers (about 4 x the runs)
-  --rules A,B     only these rules (names or ids; default all seven)
+  --rules A,B     only these rules (names or ids; default all eight, --flower its five)
   --jobs N        worker processes (default 2: one per core)
   --rounds R      rounds per run (default 10, quick 4)
   --samples S     samples per peer cap, 10 % of them held out for validation (default 1000, quick 300)
   --epochs E      local epochs per round (default 1)
   --out NAME      write bench/results/NAME.json and NAME.svg (default robustness, quick robustness-quick)
+  --flower        Flower's setting (see the top of this file): 15 runs of 40 rounds on full shards
+  --batch B       local batch size (default 32; --flower 64)
   --help`;
 
 type DatasetName = "mnist" | "fashion-mnist";
@@ -49,19 +54,27 @@ interface RunResult extends RunConfig {
   honestUpdates: number;
   honestRejected: number;
   seconds: number;
+  /** Backdoor runs: the final model's attack-success rate on triggered test images. */
+  backdoorAsr: number | null;
+  /** The most rounds any single honest peer was rejected in (reputation's exclusion counts these). */
+  maxRejectionsOfAnHonestPeer: number;
 }
 
 const NUM_PEERS = 10;
-const ALL_RULES: RuleId[] = [0, 1, 2, 3, 4, 5, 6];
-/** The task's default rule, whose numbers go to the JSON's `summary`. */
-const DEFAULT_RULE: RuleId = 5;
-/** The attacks the simulator can run end to end ("backdoor" needs the learner to train on poisonShard). */
-const BENCH_ATTACKS: AttackKind[] = attackKinds.filter((k) => k !== "backdoor");
+const flower = process.argv.includes("--flower");
+const ALL_RULES: RuleId[] = flower ? [0, 3, 4, 2, 7] : [0, 1, 2, 3, 4, 5, 6, 7];
+/** The recommended rule (validation-vote), whose numbers go to the JSON's `summary`. */
+const DEFAULT_RULE: RuleId = 7;
+/** Every attack, the backdoor included (its attack-success rate is measured on triggered test images). */
+const BENCH_ATTACKS: AttackKind[] = [...attackKinds];
 /** Gross attacks: an update a defence should simply reject. */
 const GROSS: AttackKind[] = ["sign-flip", "gaussian", "scale", "free-rider", "label-flip"];
 const PARTITIONS = ["iid", "dir0.5", "dir0.1"] as const;
-/** Krum/Multi-Krum f and the trim count: the most 10 peers tolerate (n > 2f + 2); tau 0 = auto radius. */
-const ruleParamFor = (rule: RuleId): number => (rule === 1 || rule === 2 || rule === 4 ? 3 : 0);
+/**
+ * Krum/Multi-Krum f and the trim count: the most 10 peers tolerate (n > 2f + 2); tau 0 = auto radius.
+ * In Flower's setting f and the trim count are the 2 attackers, as Flower configures them.
+ */
+const ruleParamFor = (rule: RuleId): number => (rule === 1 || rule === 2 || rule === 4 ? (flower ? 2 : 3) : 0);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -69,10 +82,12 @@ function arg(name: string): string | undefined {
 }
 const quick = process.argv.includes("--quick");
 const fullMatrix = process.argv.includes("--full-matrix");
-const rounds = Number(arg("--rounds") ?? (quick ? 4 : 10));
+const rounds = Number(arg("--rounds") ?? (flower ? 40 : quick ? 4 : 10));
 const localEpochs = Number(arg("--epochs") ?? 1);
-const samples = Number(arg("--samples") ?? (quick ? 300 : 1000));
-const TEST_SAMPLES = 2000;
+/** Samples per peer; 0 = the whole shard (Flower's setting: 6,000 each). */
+const samples = Number(arg("--samples") ?? (flower ? 0 : quick ? 300 : 1000));
+const batchSize = Number(arg("--batch") ?? (flower ? 64 : 32));
+const TEST_SAMPLES = flower ? 10_000 : 2000;
 /** --rules a,b: run only these rules (names or ids), e.g. to re-measure one rule on a busy machine. */
 const RULES: RuleId[] = arg("--rules")
   ? arg("--rules")!.split(",").map((x) => (/^\d+$/.test(x.trim()) ? ruleIdOf(ruleNameOf(Number(x))) : ruleIdOf(parseRuleName(x))))
@@ -80,9 +95,10 @@ const RULES: RuleId[] = arg("--rules")
 const jobs = Number(arg("--jobs") ?? 2);
 const workerIndex = arg("--worker");
 /** Output name under bench/results/ (robustness.json / .svg by default). */
-const outName = arg("--out") ?? (quick ? "robustness-quick" : "robustness");
+const outName = arg("--out") ?? (flower ? "robustness-flower" : quick ? "robustness-quick" : "robustness");
 
 function configs(): RunConfig[] {
+  if (flower) return flowerConfigs();
   const datasets: DatasetName[] = fullMatrix ? ["mnist", "fashion-mnist"] : ["fashion-mnist"];
   const fractions = fullMatrix ? [0.2, 0.3] : [0.3];
   const partitions: [string, PartitionScheme][] = [["iid", { kind: "iid" }], ["dir0.5", { kind: "dirichlet", alpha: 0.5 }], ["dir0.1", { kind: "dirichlet", alpha: 0.1 }]];
@@ -96,6 +112,18 @@ function configs(): RunConfig[] {
   return out.map((c, key) => ({ ...c, key }));
 }
 
+/** Flower's setting: 2 Gaussian attackers (20 %), every partition x the five rules. */
+function flowerConfigs(): RunConfig[] {
+  const partitions: [string, PartitionScheme][] = [["iid", { kind: "iid" }], ["dir0.5", { kind: "dirichlet", alpha: 0.5 }], ["dir0.1", { kind: "dirichlet", alpha: 0.1 }]];
+  const out: RunConfig[] = [];
+  // The comparison the target is about first (our default, then Multi-Krum), so a cut-short run still has it.
+  const priority = [7, 2, 4, 3, 0].filter((r) => RULES.includes(r as RuleId)) as RuleId[];
+  for (const rule of priority) for (const [partitionName, partition] of partitions) {
+    out.push({ key: 0, dataset: "fashion-mnist", partitionName, partition, attackerFraction: 0.2, attack: "gaussian", rule, ruleParam: ruleParamFor(rule) });
+  }
+  return out.map((c, key) => ({ ...c, key }));
+}
+
 async function runOne(c: RunConfig): Promise<RunResult> {
   const numAttackers = Math.round(c.attackerFraction * NUM_PEERS);
   // Attackers are spread over the commit order rather than first, so index tie-breaks favour nobody.
@@ -103,8 +131,11 @@ async function runOne(c: RunConfig): Promise<RunResult> {
   const res = await simulate({
     dataset: c.dataset, model: "mlp", numPeers: NUM_PEERS, rounds, partition: c.partition,
     attackers, attack: c.attack === "none" ? undefined : c.attack, rule: c.rule, ruleParam: c.ruleParam,
-    localEpochs, batchSize: 32, learningRate: 0.1, seed: 7, maxSamplesPerPeer: samples, testSamples: TEST_SAMPLES,
+    localEpochs, batchSize, learningRate: 0.1, seed: 7, maxSamplesPerPeer: samples > 0 ? samples : undefined, testSamples: TEST_SAMPLES,
   });
+  const asr = res.rounds.map((r) => r.backdoorAsr).filter((x): x is number => x !== undefined);
+  // Reputation excludes a peer after repeated rejections: how often was the worst-treated honest peer rejected?
+  const honestRejections = Array.from({ length: NUM_PEERS }, (_, p) => (attackers.includes(p) ? 0 : res.rounds.filter((r) => ((BigInt(r.mask) >> BigInt(p)) & 1n) === 0n).length));
   const sum = (f: (r: (typeof res.rounds)[number]) => number) => res.rounds.reduce((s, r) => s + f(r), 0);
   const attackerUpdates = sum((r) => r.acceptedAttackers + r.rejectedAttackers);
   return {
@@ -116,6 +147,8 @@ async function runOne(c: RunConfig): Promise<RunResult> {
     attackerUpdates, attackerRejected: sum((r) => r.rejectedAttackers),
     honestUpdates: sum((r) => r.acceptedHonest + r.rejectedHonest), honestRejected: sum((r) => r.rejectedHonest),
     seconds: sum((r) => r.seconds),
+    backdoorAsr: asr.length ? Number(asr[asr.length - 1].toFixed(4)) : null,
+    maxRejectionsOfAnHonestPeer: Math.max(...honestRejections),
   };
 }
 
@@ -141,14 +174,19 @@ interface PartitionSummary {
   backdoorAsr: number | null;
 }
 interface PartitionDetail extends PartitionSummary {
+  /** Clean test accuracy lost under the backdoor, in points. */
+  backdoorDrop: number | null;
   cleanAccuracy: number | null;
   ipmDrop: number | null;
   minSumDrop: number | null;
   worstGrossDrop: number | null;
   /** Share of honest updates rejected in the clean run alone. */
   cleanHonestFpr: number | null;
+  /** The most rounds one honest peer was rejected in, over this partition's runs. */
+  maxRejectionsOfAnHonestPeer: number | null;
 }
 
+const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 const round4 = (x: number | null) => (x === null || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
 
 function partitionDetail(results: RunResult[], rule: RuleId, partitionName: string): PartitionDetail {
@@ -169,11 +207,13 @@ function partitionDetail(results: RunResult[], rule: RuleId, partitionName: stri
     honestFpr: round4(ratio(mine.reduce((s, r) => s + r.honestRejected, 0), mine.reduce((s, r) => s + r.honestUpdates, 0))),
     alieDrop: round4(dropOf("alie")),
     minMaxDrop: round4(dropOf("min-max")),
-    backdoorAsr: null,
+    backdoorAsr: round4(mean(mine.filter((r) => r.attack === "backdoor").map((r) => r.backdoorAsr).filter((x): x is number => x !== null))),
+    backdoorDrop: round4(dropOf("backdoor")),
     cleanAccuracy: round4(clean.length ? clean.reduce((s, r) => s + r.finalAccuracy, 0) / clean.length : null),
     ipmDrop: round4(dropOf("ipm")),
     minSumDrop: round4(dropOf("min-sum")),
     worstGrossDrop: round4(grossDrops.length ? Math.max(...grossDrops) : null),
+    maxRejectionsOfAnHonestPeer: mine.length ? Math.max(...mine.map((r) => r.maxRejectionsOfAnHonestPeer)) : null,
     cleanHonestFpr: round4(ratio(clean.reduce((s, r) => s + r.honestRejected, 0), clean.reduce((s, r) => s + r.honestUpdates, 0))),
   };
 }
@@ -220,7 +260,7 @@ function svgPlot(results: RunResult[]): string {
   // One panel per (dataset, partition) at the highest attacker share: each rule under its worst attack.
   const frac = Math.max(...results.map((r) => r.attackerFraction));
   const panels = [...new Set(results.map((r) => `${r.dataset} ${r.partitionName}`))];
-  const colors = ["#999999", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  const colors = ["#999999", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#000000"];
   const W = 360, H = 240, M = 40, cols = Math.min(3, panels.length), rowsN = Math.ceil(panels.length / cols);
   const parts: string[] = [];
   panels.forEach((panel, pi) => {
@@ -262,13 +302,32 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
   const dir = join(here, "results");
   mkdirSync(dir, { recursive: true });
   const sorted = [...results].sort((a, b) => a.key - b.key);
+  if (flower) {
+    // Exactly the issue's format; everything else (per-round accuracies, rejections, settings) beside it.
+    writeFileSync(join(dir, `${outName}.json`), JSON.stringify({
+      rows: sorted.map((r) => ({ partition: r.partitionName, rule: r.ruleName, accuracy: Number(r.finalAccuracy.toFixed(4)) })),
+    }, null, 1));
+    writeFileSync(join(dir, `${outName}-detail.json`), JSON.stringify({
+      meta: {
+        setting: "Flower: Fashion-MNIST, 10 peers sharing the full training set, 2 Gaussian attackers (sigma 0.1 per coordinate), 40 rounds",
+        model: "mlp: 784-128(relu)-10, 101,770 parameters", complete: done, runsFinished: results.length, runsPlanned: total, rounds,
+        localEpochs, batchSize, learningRate: 0.1, optimizer: "sgd", seed: 7, testSamples: TEST_SAMPLES,
+        ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
+        wallSeconds: (performance.now() - startedAt) / 1000, node: process.version,
+      },
+      runs: sorted,
+    }, null, 1));
+    writeFileSync(join(dir, `${outName}.svg`), svgPlot(sorted));
+    return;
+  }
   writeFileSync(join(dir, `${outName}.json`), JSON.stringify({
     meta: {
       quick, complete: done, runsFinished: results.length, runsPlanned: total, rounds, samplesPerPeer: samples,
-      numPeers: NUM_PEERS, model: "mlp", localEpochs, batchSize: 32, learningRate: 0.1, seed: 7, testSamples: TEST_SAMPLES,
+      numPeers: NUM_PEERS, model: "mlp", localEpochs, batchSize, learningRate: 0.1, seed: 7, testSamples: TEST_SAMPLES,
       datasets: fullMatrix ? ["mnist", "fashion-mnist"] : ["fashion-mnist"], attackerFractions: fullMatrix ? [0.2, 0.3] : [0.3],
       attacks: BENCH_ATTACKS, grossAttacks: GROSS, defaultRule: ruleNameOf(DEFAULT_RULE),
-      notSimulated: { backdoor: "its data part (poisonShard) is not wired into the learner yet; backdoorAsr is null" },
+      backdoor: "4x4 checker trigger, target label 0, 30 % of each attacker's shard poisoned, model replacement gamma = 10; backdoorAsr = final model's share of triggered non-target test images classified as the target",
+      verifierCommittee: "validation-vote: 5 verifiers per round, seeded; attackers on the committee vote the public pre-filter",
       ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
       wallSeconds: (performance.now() - startedAt) / 1000, node: process.version, krumTiming: krumTimingResult,
     },
@@ -281,8 +340,10 @@ async function main(): Promise<void> {
   if (process.argv.includes("--help")) { console.log(HELP); return; }
   if (workerIndex !== undefined) { await worker(Number(workerIndex), jobs); return; }
   const all = configs();
-  krumTimingResult = krumTiming();
-  console.log(`Krum scores, n = 100 x 101,770 floats: median ${krumTimingResult.medianMs} ms (runs ${krumTimingResult.runsMs.join(", ")})`);
+  if (!flower) {
+    const k = (krumTimingResult = krumTiming());
+    console.log(`Krum scores, n = 100 x 101,770 floats: median ${k.medianMs} ms (runs ${k.runsMs.join(", ")})`);
+  }
   const startedAt = performance.now();
   console.log(`robustness: ${all.length} runs, ${rounds} rounds, <= ${samples} samples/peer, ${jobs} worker(s)${quick ? " (quick)" : ""}`);
   const results: RunResult[] = [];
@@ -309,6 +370,18 @@ async function main(): Promise<void> {
   })));
   writeOutputs(results, all.length, startedAt, true);
   const sorted = [...results].sort((a, b) => a.key - b.key);
+  if (flower) {
+    // Flower's published numbers for this setting (15 seeds), final accuracy in %.
+    const published: Record<string, Record<string, number>> = {
+      iid: { fedavg: 66.3, median: 86.7, "trimmed-mean": 86.5, "multi-krum": 86.9 },
+      "dir0.5": { fedavg: 60.8, median: 84.2, "trimmed-mean": 85.1, "multi-krum": 85.6 },
+      "dir0.1": { fedavg: 52.0, median: 69.5, "trimmed-mean": 76.2, "multi-krum": 78.8 },
+    };
+    console.log("\npartition  rule               ours    Flower");
+    for (const r of sorted) console.log(`${r.partitionName.padEnd(10)} ${r.ruleName.padEnd(18)} ${(100 * r.finalAccuracy).toFixed(1).padStart(5)}   ${published[r.partitionName]?.[r.ruleName]?.toFixed(1) ?? "-"}`);
+    console.log(`\nwrote bench/results/${outName}.json, ${outName}-detail.json and ${outName}.svg in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+    return;
+  }
   printTables(sorted);
   const fmt = (x: number | null, points = false) => (x === null ? "-" : points ? x.toFixed(1) : `${(100 * x).toFixed(1)}%`);
   console.log("\nper rule and partition (grossTpr: gross-attack updates rejected; honestFpr: honest updates rejected; drops in accuracy points vs the clean run):");

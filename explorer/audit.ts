@@ -11,7 +11,9 @@
  */
 import type { CID } from "multiformats/cid";
 import { decodeModelSpec } from "../node/ml/codec.ts";
+import type { UpdateBase } from "../node/protocol/model-bytes.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
+import { auditPrivateRound, type PrivateAuditIO } from "./audit-private.ts";
 import {
   aggregateAccepted, decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, roundVerdict, updateCid,
   type RoundRules, type RoundUpdate, type RoundVerdict, type RuleSetting, type RoundModels,
@@ -68,6 +70,8 @@ export interface AuditIO {
   /** Bytes behind a CID (throws when unavailable). */
   fetch(cid: string): Promise<Uint8Array>;
   rules?: AuditRules;
+  /** A private task (secure aggregation): the round is audited from its unmasking transcript (audit-private.ts). */
+  secagg?: PrivateAuditIO;
 }
 
 export interface AuditCommitCheck {
@@ -98,11 +102,12 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function fetchModel(io: AuditIO, cid: string, spec: ModelSpec): Promise<Float32Array> {
-  return decodeUpdate(await io.fetch(cid), spec);
+async function fetchModel(io: AuditIO, cid: string, spec: ModelSpec, base?: UpdateBase): Promise<Float32Array> {
+  return decodeUpdate(await io.fetch(cid), spec, base);
 }
 
 export async function auditRound(round: number, io: AuditIO): Promise<AuditResult> {
+  if (io.secagg) return auditPrivateRound(round, io, io.secagg);
   const rules = io.rules ?? protocolRules;
   const differences: string[] = [];
   const state = await io.chain.round(round);
@@ -159,7 +164,8 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
       throw new Error(`commit ${c.index} has an invalid CID on chain: ${errorText(error)}`);
     }
     try {
-      return { cid, numSamples: c.numSamples, weights: await fetchModel(io, c.cid, spec) };
+      // a trainer's update may be a compressed delta against the round's global model (node/compression)
+      return { cid, numSamples: c.numSamples, weights: await fetchModel(io, c.cid, spec, { cid: parseCid(state.globalModelCid).toString(), weights: models.global }) };
     } catch (error) {
       return { cid, numSamples: c.numSamples, weights: null, unusable: { code: "bad-encoding", message: errorText(error) } };
     }
@@ -184,6 +190,9 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
   }));
   if (verdict) {
     for (const c of result.commits) {
+      // A rule with a private vote (validation-vote): the recomputed verdict is the public pre-filter, an
+      // upper bound; the committee's majority of private votes may reject more, never accept more.
+      if (verdict.privateVote && !c.acceptedOnChain && c.acceptedRecomputed) continue;
       if (c.acceptedOnChain !== c.acceptedRecomputed) {
         const why = c.problem ? ` (update invalid: ${c.problem})` : "";
         differences.push(

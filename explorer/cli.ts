@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isAddress } from "ethers";
 import { auditRound, type AuditResult } from "./audit.ts";
 import { auditIO, contractAuditChain } from "./audit-io.ts";
+import { contractPrivateAudit } from "./audit-private.ts";
 import { errorMessage } from "./chain-client.ts";
 import { startExplorerServer } from "./server.ts";
 import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYMENT_KEY } from "./setup.ts";
@@ -14,6 +15,7 @@ import { port, positiveInt, waitForSignal } from "../node/lib/cli-args.ts";
 import { federatedTaskInterface } from "./abi.ts";
 import { DEFAULT_MAX_CONCURRENT_AUDITS } from "./services/audit.ts";
 import { DEFAULT_MAX_CID_BYTES } from "./services/cids.ts";
+import type { EpsilonAuditRow } from "../node/privacy/ledger.ts";
 
 const DEFAULT_RPC = "http://127.0.0.1:8545";
 
@@ -65,6 +67,7 @@ interface ExplorerFlags extends Record<string, unknown> {
   allowedHost?: string[];
   maxAudits: number;
   maxCidBytes: number;
+  privacyLedger?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -85,6 +88,7 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     .option("--allowed-host <host>", "also answer to this Host header: NAME:PORT, or NAME on any port (repeatable; default: 127.0.0.1, localhost, [::1] on --port)", collect)
     .option("--max-audits <n>", "audits allowed at once; more get HTTP 429", positiveInt, DEFAULT_MAX_CONCURRENT_AUDITS)
     .option("--max-cid-bytes <bytes>", "largest content a CID page or raw download fetches; more gets HTTP 413", positiveInt, DEFAULT_MAX_CID_BYTES)
+    .option("--privacy-ledger <address>", "the task's PrivacyLedger: show each trainer's epsilon per round (Privacy page, round view)", address)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   const flags = parse<ExplorerFlags>(program, argv);
@@ -100,6 +104,7 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     cidTimeoutMs: flags.cidTimeout,
     maxConcurrentAudits: flags.maxAudits,
     maxCidBytes: flags.maxCidBytes,
+    privacyLedger: flags.privacyLedger,
   });
   await setup.service.refresh();
   const running = await startExplorerServer(setup.service, { host: flags.host, port: flags.port, allowedHosts: flags.allowedHost ?? [] });
@@ -118,6 +123,8 @@ interface AuditFlags extends Record<string, unknown> {
   json?: boolean;
   ipfsApi?: string;
   cidTimeout: number;
+  privacyLedger?: string;
+  secagg?: string;
 }
 
 export function formatAudit(result: AuditResult): string {
@@ -133,6 +140,17 @@ export function formatAudit(result: AuditResult): string {
   return lines.join("\n") + "\n";
 }
 
+/** The audit's epsilon lines: one per trainer of the round (example unit). */
+export function formatEpsilons(rows: (EpsilonAuditRow & { trainer: string })[], unit: "peer" | "example" | null): string {
+  if (unit !== "example") return `  epsilon                   ${unit === "peer" ? "peer unit: see the aggregate reveals" : "the privacy ledger is not configured"}\n`;
+  const ok = rows.every((r) => r.status === "ok");
+  const lines = [`${ok ? "✓" : "✗"} example-level epsilon of ${rows.length} trainer${rows.length === 1 ? "" : "s"}`];
+  for (const r of rows) {
+    lines.push(`  ${r.trainer}  reported ${r.reportedMilli === null ? "none" : (r.reportedMilli / 1000).toFixed(3)}, expected ${r.expectedMilli === null ? "—" : (r.expectedMilli / 1000).toFixed(3)}  ${r.status}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 export async function mainAudit(argv: string[], io: Io = stdio): Promise<number> {
   const program = new Command("peerfl audit")
     .description("Re-verify a finalized round from the chain and IPFS alone (exit 0: reproduces, 1: does not, 2: usage error)")
@@ -142,6 +160,8 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     .option("--json", "print the result as JSON")
     .option("--ipfs-api <url>", "use this Kubo RPC API instead of an embedded IPFS node", url)
     .option("--cid-timeout <ms>", "how long to wait for each IPFS object", positiveInt, 15000)
+    .option("--privacy-ledger <address>", "also check every trainer's example-level epsilon of the round against the task's DP parameters", address)
+    .option("--secagg <address>", "private task: its SecureAggregation contract; the sum is recomputed from masked updates + revealed shares", address)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   const flags = parse<AuditFlags>(program, argv);
@@ -151,7 +171,7 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     io.err(`peerfl audit: no --contract given and no ${DEPLOYMENT_KEY} in ${DEPLOYED_ADDRESSES}\n`);
     return 2;
   }
-  const setup = createExplorerService({ rpcUrl: flags.rpc, contractAddress, ipfsApi: flags.ipfsApi, cidTimeoutMs: flags.cidTimeout });
+  const setup = createExplorerService({ rpcUrl: flags.rpc, contractAddress, ipfsApi: flags.ipfsApi, cidTimeoutMs: flags.cidTimeout, privacyLedger: flags.privacyLedger });
   try {
     const provider = await setup.client.getProvider();
     const iface = federatedTaskInterface();
@@ -161,12 +181,16 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     const addrs: string[] = [];
     for (let i = 0; i < count; i++) addrs.push(String((await task.getPeer(await task.peerAt(i))).multiaddr));
     await setup.content.dialPeers(addrs.filter(Boolean));
-    const result = await auditRound(
-      flags.round,
-      auditIO(contractAuditChain(contractAddress, iface, provider), (cid) => setup.content.get(cid, { timeoutMs: flags.cidTimeout, referenced: true })),
-    );
-    io.out(flags.json ? JSON.stringify(result, null, 2) + "\n" : formatAudit(result));
-    return result.ok ? 0 : 1;
+    const baseIO = auditIO(contractAuditChain(contractAddress, iface, provider), (cid) => setup.content.get(cid, { timeoutMs: flags.cidTimeout, referenced: true }));
+    // Private task (--secagg): the round is recomputed from its unmasking transcript (explorer/audit-private.ts).
+    const secagg = flags.secagg ? contractPrivateAudit(flags.secagg, contractAddress, iface, provider) : undefined;
+    const result = await auditRound(flags.round, { ...baseIO, secagg });
+    // Example-level DP: every trainer's reported epsilon for this round against the recomputation.
+    const privacy = flags.privacyLedger ? await setup.service.privacy.report() : null;
+    const epsilons = privacy ? privacy.peers.flatMap((p) => p.rows.filter((r) => r.round === flags.round).map((r) => ({ trainer: p.trainer, ...r }))) : null;
+    const privacyOk = !epsilons || epsilons.every((e) => e.status === "ok");
+    io.out(flags.json ? JSON.stringify(epsilons ? { ...result, epsilons, privacyOk } : result, null, 2) + "\n" : formatAudit(result) + (epsilons ? formatEpsilons(epsilons, privacy?.params?.unit ?? null) : ""));
+    return result.ok && privacyOk ? 0 : 1;
   } catch (error) {
     io.err(`peerfl audit: cannot audit round ${flags.round}: ${errorMessage(error)}\n`);
     return 1;

@@ -14,6 +14,7 @@ import { CidService } from "./services/cids.ts";
 import type { ExplorerContext } from "./services/context.ts";
 import { LiveService } from "./services/live.ts";
 import { PeerService } from "./services/peers.ts";
+import { PrivacyService } from "./services/privacy.ts";
 import { RoundService } from "./services/rounds.ts";
 import { searchTarget, type SearchTarget } from "./services/search.ts";
 import { TaskService } from "./services/task.ts";
@@ -36,6 +37,8 @@ export interface ServiceOptions {
   maxConcurrentAudits?: number;
   /** Largest content a CID page or raw download fetches; more gets HTTP 413 (default 16 MiB). */
   maxCidBytes?: number;
+  /** The task's PrivacyLedger (per-peer epsilon reports); none when absent. */
+  privacyLedger?: string;
 }
 
 export class ExplorerService {
@@ -47,6 +50,7 @@ export class ExplorerService {
   readonly cids: CidService;
   readonly audits: AuditService;
   readonly live: LiveService;
+  readonly privacy: PrivacyService;
 
   constructor(
     readonly client: ChainClient,
@@ -65,6 +69,7 @@ export class ExplorerService {
     this.cids = new CidService(ctx, () => this.task.taskSpec(), this.peers.dialKnownPeers, options.maxCidBytes);
     this.audits = new AuditService(ctx, this.rounds, this.peers.dialKnownPeers, options.rules, options.maxConcurrentAudits);
     this.live = new LiveService(ctx, this.peers.dialKnownPeers, options.linkStatsPath);
+    this.privacy = new PrivacyService(ctx, options.privacyLedger ?? null);
   }
 
   status(): ExplorerStatus {

@@ -66,6 +66,7 @@ export function createExplorerService(o: { rpcUrl: string; contractAddress: stri
     rules: o.rules,
     maxConcurrentAudits: o.maxConcurrentAudits,
     maxCidBytes: o.maxCidBytes,
+    privacyLedger: o.privacyLedger,
   });
   return {
     service,

@@ -5,7 +5,7 @@
 // processes, IPFS) and the explorer's browser test. With arguments, runs just those Mocha files.
 import { spawn } from "node:child_process";
 
-const UNIT_DIRS = ["agent", "protocol", "ml", "aggregation", "attacks", "privacy", "links", "ipfs", "sim"];
+const UNIT_DIRS = ["agent", "protocol", "ml", "aggregation", "attacks", "privacy", "links", "ipfs", "sim", "secagg", "compression", "devices"];
 const LATE_DIRS = ["integration", "demo", "explorer"];
 const mocha = (files) => ["mocha", "--import=tsx", "--timeout", "600000", "--exit", ...files];
 

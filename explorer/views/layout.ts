@@ -34,6 +34,7 @@ const NAV: [string, string][] = [
   ["/", "Overview"],
   ["/rounds", "Rounds"],
   ["/peers", "Peers"],
+  ["/privacy", "Privacy"],
   ["/blocks", "Blocks"],
   ["/live", "Live"],
 ];

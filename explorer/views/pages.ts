@@ -9,6 +9,8 @@ import type { AddressDetail } from "../services/peers.ts";
 import type { RoundDetail } from "../services/rounds.ts";
 import type { TaskInfo } from "../services/task.ts";
 import { page } from "./layout.ts";
+import { epsilonCell } from "./privacy.ts";
+import type { EpsilonAuditRow } from "../../node/privacy/ledger.ts";
 import {
   addressLink, argsTable, badge, blockLink, bytes, cidLink, eth, int, num, pct, phaseBadge, roundLink, shortHex, time, txLink, valueHtml,
 } from "./format.ts";
@@ -271,12 +273,14 @@ function banBadge(b: BanView): SafeHtml {
   return badge(`banned: ${b.reasonName}`, "bad");
 }
 
-export function roundPage(status: ExplorerStatus, round: RoundDetail): string {
+/** `epsilons`: each trainer's example-level epsilon row for this round (lower-case address → row), from the privacy ledger. */
+export function roundPage(status: ExplorerStatus, round: RoundDetail, epsilons: Map<string, EpsilonAuditRow> = new Map()): string {
+  const withEps = epsilons.size > 0;
   const commits =
     round.commits.length === 0
       ? empty("No updates committed.")
-      : html`<table class="list" id="commits"><thead><tr><th>#</th><th>Trainer</th><th>Update CID</th><th>Samples</th><th>Fate</th><th>Tx</th></tr></thead><tbody>${round.commits.map(
-          (c) => html`<tr><td>${c.index}</td><td>${addressLink(c.trainer)}</td><td>${cidLink(c.cid)}</td><td>${int(c.numSamples)}</td><td>${fateBadge(c.fate)}</td><td>${txLink(c.txHash)}</td></tr>`,
+      : html`<table class="list" id="commits"><thead><tr><th>#</th><th>Trainer</th><th>Update CID</th><th>Samples</th>${withEps ? html`<th>Example ε (reported)</th>` : ""}<th>Fate</th><th>Tx</th></tr></thead><tbody>${round.commits.map(
+          (c) => html`<tr><td>${c.index}</td><td>${addressLink(c.trainer)}</td><td>${cidLink(c.cid)}</td><td>${int(c.numSamples)}</td>${withEps ? html`<td>${epsilonCell(epsilons.get(c.trainer.toLowerCase()))}</td>` : ""}<td>${fateBadge(c.fate)}</td><td>${txLink(c.txHash)}</td></tr>`,
         )}</tbody></table>`;
   const aggregates =
     round.aggregates.length === 0

@@ -18,9 +18,15 @@ import { RevealStore } from "../roles/reveals.ts";
 import type { Learner, RoleContext, TrainerState } from "../roles/context.ts";
 import { modelFetcher, type ModelFetcher } from "../roles/models.ts";
 import { runTrainer } from "../roles/trainer.ts";
+import { reportExampleEpsilon, type ExamplePrivacy } from "../roles/example-privacy.ts";
 import { revealVerifier, runVerifier } from "../roles/verifier.ts";
+import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "../secagg/roles.ts";
 import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { Attack } from "./attack.ts";
+import type { TrainerDeviceState } from "../devices/trainer-side.ts";
+import type { CID } from "multiformats/cid";
+import { cidFromBytes } from "../protocol/codecs.ts";
+import { collectGarbage } from "../lib/entry.ts";
 
 export interface AgentOptions {
   /** A live connection (the agent builds its TaskChain on it), or a TaskChain directly (tests). */
@@ -53,6 +59,12 @@ export interface AgentOptions {
   stateDir?: string;
   /** Bond to post at registration in a bond-admission task (default: the task's minimum bondWei). */
   bondWei?: bigint;
+  /** The task's privacy ledger (--privacy-ledger): example-level epsilon budget and per-round reports. */
+  privacy?: ExamplePrivacy;
+  /** This peer's device profile (node/devices): battery/thermal gate, tier speed, energy; none = unconstrained. */
+  device?: TrainerDeviceState;
+  /** Private mode (--secagg): the task's SecureAggregation side contract and this peer's long-term key. */
+  secagg?: SecAggRoleContext;
 }
 
 /** This peer may not join the task (not admitted, banned). Not retried: the agent exits with the reason. */
@@ -90,16 +102,27 @@ export class Agent {
   private readonly pending: RevealStore;
   private bannedLogged = false;
   private missingCodeSince = 0;
+  private reconnectsSeen = 0;
+  private lastRound = 0;
+  /** a role could not finish yet (committee not drawable, a failure): look again soon, not at the deadline */
+  private retrySoon = false;
+  /** JSON-RPC totals when the current round was first seen (the per-round count is the difference). */
+  private rpcAtRoundStart?: { round: number; calls: number; httpRequests: number; byMethod: Record<string, number>; fetchedBytes: number };
+  private stopPrefetch?: () => void;
 
   constructor(private readonly o: AgentOptions) {
     if (!o.chain && !o.conn) throw new Error("Agent needs a TaskConnection or a TaskChain");
     this.chain = o.chain ?? taskChain(o.conn!, o.log);
-    this.trainerState = { attack: o.attack, colluders: o.colluders, dpRoundsSpent: 0, budgetExhaustedLogged: false };
+    this.trainerState = {
+      attack: o.attack, colluders: o.colluders, dpRoundsSpent: 0, budgetExhaustedLogged: false,
+      device: o.device, compression: { tier: o.device?.session.tier.name, dataDir: o.stateDir },
+    };
     this.pending = new RevealStore(o.stateDir);
   }
 
   stop(): void {
     this.stopped = true;
+    this.stopPrefetch?.();
     this.chain.close();
   }
 
@@ -112,7 +135,12 @@ export class Agent {
    */
   async checkChainIdentity(missingCodeGraceMs = 120_000): Promise<boolean> {
     const now = Date.now();
-    if (this.identity && now - this.identityCheckedAt < 10_000) return false;
+    // With pushed events, a node restart drops the subscription: a reconnection triggers the check
+    // at once, and the periodic one can be rare. Polling: every 10 s.
+    const reconnected = this.chain.eventReconnects !== this.reconnectsSeen;
+    const every = this.chain.eventsLive ? 60_000 : 10_000;
+    if (this.identity && !reconnected && now - this.identityCheckedAt < every) return false;
+    this.reconnectsSeen = this.chain.eventReconnects;
     this.identityCheckedAt = now;
     const id = await this.chain.identity();
     if (!this.identity) { this.identity = id; return false; }
@@ -138,6 +166,7 @@ export class Agent {
     this.bannedLogged = false;
     this.trainerState.dpRoundsSpent = 0;
     this.trainerState.budgetExhaustedLogged = false;
+    this.trainerState.examplePrivacy = undefined;
     await this.register();
     // Only now: if registering failed, the next check sees the reset again and retries.
     this.identity = id;
@@ -182,9 +211,36 @@ export class Agent {
     await this.o.store.pin(cfg.modelSpecCid.toString()).catch(() => undefined);
     this.models = modelFetcher({ store: this.o.store, spec: this.spec, log: this.o.log, onMiss: () => this.dialPeers(true) });
     this.task = cfg;
+    this.startPrefetch(cfg);
     // Load tfjs and this peer's shard in the background while the first round opens.
     if (this.roleNeedsLearner()) void this.context().learner().catch((err: Error) => this.o.log.error("learner-failed", { reason: err.message }));
     this.o.log.info("task", { rounds: cfg.rounds, rule: cfg.rule, ruleParam: cfg.ruleParam, model: this.spec.model, dp: cfg.dp ? `C=${cfg.dp.clipNorm},sigma=${cfg.dp.noiseMultiplier}` : "off" });
+  }
+
+  /**
+   * A verifier that will judge every update (no verifier committee: every verifier does) fetches
+   * each update as soon as its UpdateCommitted event arrives, during training, one at a time, so
+   * the verify window is spent judging, not waiting for bytes. With committees it does not: only the
+   * committee drawn after training fetches, and work grows with the committee, not with the peers.
+   */
+  private startPrefetch(cfg: TaskConfig): void {
+    this.stopPrefetch?.();
+    this.stopPrefetch = undefined;
+    if (!this.o.roles.includes("verifier") || cfg.verifierCommitteeSize !== 0) return;
+    let queue: Promise<unknown> = Promise.resolve();
+    this.stopPrefetch = this.chain.onEvent((e) => {
+      if (e.name !== "UpdateCommitted" || !this.models) return;
+      const [round, , , cidHex] = e.args as [bigint, string, bigint, string];
+      let cid: CID | null;
+      try { cid = cidFromBytes(Uint8Array.from(Buffer.from(String(cidHex).slice(2), "hex"))); } catch { return; }
+      if (!cid) return;
+      const models = this.models;
+      const deadlineMs = Date.now() + (cfg.trainingDuration + cfg.verificationDuration) * 1000;
+      const c = cid;
+      queue = queue.then(() => models.get(c, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs })
+        .then(() => this.o.log.debug("prefetched", { round: Number(round), cid: c.toString() }))
+        .catch(() => undefined)); // the verifier fetches (and judges) it again in VerifyCommit
+    });
   }
 
   /** Dial every registered peer (and bootstrap peers) not dialed yet. Failures are logged, not fatal. */
@@ -216,6 +272,8 @@ export class Agent {
       dataIndex: this.o.dataIndex ?? Math.max(0, this.peerIndex), numPeers: this.o.numPeers ?? 1,
       learner: () => (this.learnerPromise ??= this.o.makeLearner(spec)),
       now: this.now,
+      privacy: this.o.privacy,
+      secagg: this.o.secagg,
     };
   }
 
@@ -223,9 +281,13 @@ export class Agent {
   async run(): Promise<void> {
     let announcedWait = false;
     while (!this.stopped) {
+      let waitMs = this.o.pollMs * 4;
       try {
         if (await this.checkChainIdentity()) continue;
+        // One request for everything this iteration reads (while events are pushed).
+        await this.chain.prime(this.lastRound, this.chain.account);
         const state = await this.chain.taskState();
+        this.lastRound = state.currentRound;
         if (!state.started) {
           if (!announcedWait) { this.o.log.info("waiting-for-task-start"); announcedWait = true; }
           await this.chain.nextChange(this.o.pollMs * 4);
@@ -233,6 +295,7 @@ export class Agent {
         }
         await this.loadTask();
         if (state.completed) {
+          if (!this.completedLogged) this.countRpc(state.currentRound + 1); // the last round's count
           const final = await this.chain.round(state.currentRound);
           if (!this.completedLogged) this.o.log.info("task-completed", { rounds: state.currentRound, globalModelCid: (final.finalCid ?? final.globalModelCid)?.toString(), serving: this.o.stay });
           this.completedLogged = true;
@@ -243,16 +306,46 @@ export class Agent {
         const round = await this.chain.round(state.currentRound);
         this.progress(round);
         this.evictCache(round);
+        this.countRpc(round.round);
         const acted = await this.act(round);
         if (acted) continue; // something happened: look again at once
+        waitMs = this.idleWaitMs(round);
       } catch (err) {
         // Nothing this agent can do alone fixes these: stop, so the operator (or the demo) sees why.
         if (err instanceof ChainResetError || err instanceof InsufficientFundsError) throw err;
         this.o.log.warn("loop-error", { reason: (err as Error).message });
         await new Promise((r) => setTimeout(r, Math.max(1000, this.o.pollMs)));
       }
-      await this.chain.nextChange(this.o.pollMs * 4);
+      await this.chain.nextChange(waitMs);
     }
+  }
+
+  /**
+   * How long to sleep when there is nothing to do. Polling: pollMs x 4. With pushed events every
+   * phase change wakes the agent, so it sleeps until just after the phase's deadline (when anyone
+   * may advance it; staggered by peer index as in maybeAdvance), at most 30 s, at least pollMs.
+   */
+  private idleWaitMs(round: RoundState): number {
+    if (!this.chain.eventsLive) return this.o.pollMs * 4;
+    if (this.retrySoon) { this.retrySoon = false; return this.o.pollMs * 2; }
+    if (round.phase < Phase.Training || round.phase > Phase.AggregateReveal || round.phaseDeadline === 0) return 30_000;
+    const dueMs = (round.phaseDeadline + 1 + (Math.max(0, this.peerIndex) % 4)) * 1000 - this.now() * 1000;
+    return Math.max(this.o.pollMs, Math.min(30_000, dueMs));
+  }
+
+  /** Logs the JSON-RPC requests this agent sent in the round that just ended ("rpc-round"). */
+  private countRpc(round: number): void {
+    const now = { ...this.chain.rpcStats(), fetchedBytes: this.models?.fetchedBytes ?? 0 };
+    const start = this.rpcAtRoundStart;
+    if (start && start.round === round) return;
+    this.rpcAtRoundStart = { round, ...now };
+    if (!start) return;
+    const byMethod: Record<string, number> = {};
+    for (const [m, n] of Object.entries(now.byMethod)) if (n - (start.byMethod[m] ?? 0) > 0) byMethod[m] = n - (start.byMethod[m] ?? 0);
+    this.o.log.info("rpc-round", {
+      round: start.round, calls: now.calls - start.calls, httpRequests: now.httpRequests - start.httpRequests, eventsLive: this.chain.eventsLive, byMethod,
+      modelBytesFetched: Math.max(0, now.fetchedBytes - start.fetchedBytes), rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+    });
   }
 
   /** Keep only what the next round needs: the latest global model (and this round's inputs). */
@@ -260,6 +353,7 @@ export class Agent {
     if (round.round === this.cachedRound || !this.models) return;
     this.cachedRound = round.round;
     this.models.retain(round.globalModelCid ? [round.globalModelCid] : []);
+    collectGarbage(); // the last round's updates and tensors go back to the OS now, not at V8's leisure
   }
 
   private roleNeedsLearner(): boolean {
@@ -284,8 +378,12 @@ export class Agent {
     if (!this.done.has(key)) {
       try {
         let finished = true;
+        // Private mode: once training closed, reveal the shares this peer holds (before voting on the sum).
+        if (ctx.secagg && round.phase >= Phase.VerifyCommit && round.phase <= Phase.AggregateReveal) acted = await revealPrivateShares(ctx, round, this.o.fetchTimeoutMs);
         if (round.phase === Phase.Training && this.o.roles.includes("trainer")) {
-          if ((await this.chain.commitIndexOf(r, me)) === null) acted = await runTrainer(ctx, round, this.trainerState);
+          if ((await this.chain.commitIndexOf(r, me)) === null) acted = ctx.secagg ? await runPrivateTrainer(ctx, round, this.trainerState) : await runTrainer(ctx, round, this.trainerState);
+          // Committed before a restart but not reported yet: report now (the epsilon is recomputed from chain).
+          else if (ctx.privacy) acted = await reportExampleEpsilon(ctx, r, (this.trainerState.examplePrivacy ??= {}));
         } else if (round.phase === Phase.VerifyCommit && this.o.roles.includes("verifier")) {
           finished = await this.whenInCommittee(r, "verifier", async () => {
             if (!(await this.chain.verdictOf(r, me)).committed) { await runVerifier(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
@@ -302,9 +400,11 @@ export class Agent {
           if (a.committed && !a.revealed) { await revealAggregator(ctx, round, this.o.fetchTimeoutMs, this.pending); acted = true; }
         }
         if (finished) this.done.add(key);
+        else this.retrySoon = true;
       } catch (err) {
         if (err instanceof TxRevertedError && err.errorName === "CommitteeSeedUnavailable") {
           this.o.log.debug("committee-not-drawn-yet", { round: r });
+          this.retrySoon = true;
         } else if (err instanceof TxRevertedError) {
           // The chain refused: the phase moved on, or we already acted. Retrying cannot help.
           const late = LATE_ERRORS.includes(err.errorName);
@@ -317,6 +417,7 @@ export class Agent {
           this.done.add(key);
         } else {
           this.o.log.warn("role-failed", { round: r, phase: phaseName(round.phase), reason: (err as Error).message });
+          this.retrySoon = true;
           await new Promise((res) => setTimeout(res, 1000));
         }
       }
@@ -367,7 +468,10 @@ export class Agent {
   /** Anyone may advance an expired phase; peers stagger by index so they rarely race. */
   private async maybeAdvance(round: RoundState): Promise<void> {
     if (round.phase < Phase.Training || round.phase > Phase.AggregateReveal || round.phaseDeadline === 0) return;
-    const now = Math.max(Math.floor(this.now()), await this.chain.chainTime());
+    // Chain time can run ahead of the wall clock only on a test chain moved by time travel, which
+    // pushes no events; on a node with pushed events, block timestamps follow the wall clock.
+    const local = Math.floor(this.now());
+    const now = this.chain.eventsLive ? local : Math.max(local, await this.chain.chainTime());
     if (now <= round.phaseDeadline + (Math.max(0, this.peerIndex) % 4)) return;
     try {
       await this.chain.advancePhase(round.round);

@@ -1,4 +1,5 @@
 import { attackKinds } from "../attacks/index.ts";
+import { TIER_NAMES } from "../devices/profiles.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import type { PartitionScheme } from "../ml/partition.ts";
@@ -40,6 +41,12 @@ export interface AgentConfig {
   attackRounds?: number[];
   /** example-level DP-SGD in this peer's local training (off unless --dp example) */
   exampleDp?: { clipNorm: number; noiseMultiplier: number; expectedBatchSize: number };
+  /** The --dp-example-* flags given on the command line (a task's privacy ledger fixes the others; these only fill what it leaves open). */
+  exampleDpFlags?: { clipNorm?: number; noiseMultiplier?: number; expectedBatchSize?: number };
+  /** PrivacyLedger of the task (--privacy-ledger): the DP unit and parameters, and where this peer reports its epsilon. */
+  privacyLedger?: string;
+  /** SecureAggregation side contract of a private task (--secagg): masked updates, share reveals, candidate-aggregate votes. */
+  secagg?: string;
   /** EXPERIMENTS ONLY: directory the colluding attackers share their honest deltas through */
   colludeDir?: string;
   /** EXPERIMENTS ONLY: how many colluders to wait for (default 1: alone) */
@@ -54,6 +61,8 @@ export interface AgentConfig {
   linkMode?: "auto" | "direct" | "relay" | "infrastructure";
   relayBasePort: number;
   name?: string;
+  /** device tier (node/devices/profiles.ts); default: the scenario file's devices[peerIndex], else none */
+  deviceTier?: string;
 }
 
 /** A flag that cannot be used as given (exit code 2). */
@@ -119,6 +128,8 @@ export function agentCommand(): Command {
     .option("--dp-example-clip <C>", "DP-SGD per-example clip norm", num("--dp-example-clip", 0), 1)
     .option("--dp-example-sigma <x>", "DP-SGD noise multiplier (noise std = sigma x C per step)", num("--dp-example-sigma", 0), 1.1)
     .option("--dp-example-batch <n>", "DP-SGD expected batch size (sampling rate = batch / shard size)", int("--dp-example-batch", 1, 65536), 256)
+    .option("--privacy-ledger <address>", "the task's PrivacyLedger: its example-level DP parameters are binding (the flags above only fill what it leaves open), and this peer reports its epsilon there each round and stops committing at the budget")
+    .option("--secagg <address>", "private task mode: the task's SecureAggregation contract; this peer masks its updates (secure aggregation), reveals its neighbours' shares, and votes on the unmasked candidate aggregate (docs/secure-aggregation.md)")
     .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
     .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
     .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
@@ -138,7 +149,8 @@ export function agentCommand(): Command {
     .option("--scenario <file>", "5G link scenario JSON (positions, base station, modes)")
     .addOption(new Option("--link-mode <mode>", "force the D2D link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
     .option("--relay-base-port <n>", "UE-to-network relay forwarder of peer i listens on this + i", int("--relay-base-port", 1024, 65000), 9700)
-    .option("--name <name>", "name used in logs (default peer<index>)");
+    .option("--name <name>", "name used in logs (default peer<index>)")
+    .addOption(new Option("--device-tier <name>", "device profile: training speed, battery, energy, thermal throttling (default: the --scenario file's devices[peer-index], else none)").choices(TIER_NAMES));
 }
 
 /** Parses agent flags; throws UsageError (exit 2) for anything malformed. Returns null for --help. */
@@ -169,6 +181,9 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     }
     keySource = "key-file"; // an explicit flag wins over PEERFL_PRIVATE_KEY
   }
+  if (o.privacyLedger && !/^0x[0-9a-fA-F]{40}$/.test(o.privacyLedger)) throw new UsageError(`--privacy-ledger must be a 0x-prefixed 20-byte address, got "${o.privacyLedger}"`);
+  if (o.secagg && !/^0x[0-9a-fA-F]{40}$/.test(o.secagg)) throw new UsageError(`--secagg must be a 0x-prefixed 20-byte address, got "${o.secagg}"`);
+  const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
   if (o.contract && !/^0x[0-9a-fA-F]{40}$/.test(o.contract)) throw new UsageError(`--contract must be a 0x-prefixed 20-byte address, got "${o.contract}"`);
   try { new URL(o.rpc); } catch { throw new UsageError(`--rpc is not a URL: "${o.rpc}"`); }
   if (o.ipfsApi) { try { new URL(o.ipfsApi); } catch { throw new UsageError(`--ipfs-api is not a URL: "${o.ipfsApi}"`); } }
@@ -178,10 +193,17 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     maxSamples: o.maxSamples, model: o.model, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr,
     optimizer: o.optimizer,
     exampleDp: o.dp === "example" ? { clipNorm: o.dpExampleClip, noiseMultiplier: o.dpExampleSigma, expectedBatchSize: o.dpExampleBatch } : undefined,
+    exampleDpFlags: {
+      ...(given("dpExampleClip") ? { clipNorm: o.dpExampleClip } : {}),
+      ...(given("dpExampleSigma") ? { noiseMultiplier: o.dpExampleSigma } : {}),
+      ...(given("dpExampleBatch") ? { expectedBatchSize: o.dpExampleBatch } : {}),
+    },
+    privacyLedger: o.privacyLedger,
+    secagg: o.secagg,
     dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
     fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, colludeDir: o.colludeDir, colluders: o.colluders, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
-    linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name,
+    linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name, deviceTier: o.deviceTier,
   };
 }
 

@@ -11,7 +11,11 @@ import { Agent } from "./agent.ts";
 import { createLearner, learnerSeed } from "../ml/learner.ts";
 import { directoryChannel } from "../attacks/collusion.ts";
 import { createAttackFor } from "./attack.ts";
+import { learnerSettingsUnder, openPrivacyLedger } from "./privacy.ts";
+import { openSecureAggregation } from "../secagg/agent-setup.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
+import { collectGarbage } from "../lib/entry.ts";
+import type { TrainerDeviceState } from "../devices/trainer-side.ts";
 
 /** X25519 key for later secure aggregation; its 32-byte public key is registered on chain. */
 function loadOrCreateKey(dir: string): string {
@@ -117,6 +121,17 @@ export async function main(argv: string[]): Promise<number> {
 
 let guardNetworkErrors: () => void = () => {};
 
+/** --device-tier, else the scenario file's devices[peerIndex] (battery, charging), else no device profile. */
+async function deviceFor(cfg: AgentConfig, log: Logger): Promise<TrainerDeviceState | undefined> {
+  const { DeviceSession } = await import("../devices/session.ts");
+  const fromScenario = cfg.scenario ? (await (await import("../devices/scenario.ts")).loadDevices(cfg.scenario))[cfg.peerIndex] : undefined;
+  const tier = cfg.deviceTier ?? fromScenario?.tier;
+  if (!tier) return undefined;
+  const session = new DeviceSession({ ...(fromScenario?.tier === tier ? fromScenario : {}), tier });
+  log.info("device", { tier, battery: session.batteryPercent.toFixed(0) + "%", charging: session.charging, minBattery: session.minBatteryPercent + "%" });
+  return { session, epochs: cfg.epochs };
+}
+
 function isTransientNetworkError(err: NodeJS.ErrnoException): boolean {
   return ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"].includes(err?.code ?? "")
     || /socket hang up/i.test(err?.message ?? "");
@@ -164,14 +179,21 @@ async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnTyp
   const { store, announce } = await openStore(cfg, dataDir, log, allowDial);
   cleanups.push(() => store.stop());
   const publicKey = loadOrCreateKey(dataDir);
+  const device = await deviceFor(cfg, log);
+  // The task's privacy ledger: its example-level parameters set this peer's DP-SGD; epsilon is reported there.
+  const privacy = cfg.privacyLedger ? await openPrivacyLedger(cfg.privacyLedger, conn, log) : undefined;
+  const learnerCfg = privacy ? learnerSettingsUnder(privacy, cfg, log) : cfg;
+  // Private task mode: the task's SecureAggregation side contract and this peer's long-term X25519 key.
+  const secagg = cfg.secagg ? await openSecureAggregation(cfg.secagg, conn, dataDir, log) : undefined;
   const agent = new Agent({
     conn, store, log, roles: cfg.roles, announceAddr: announce, publicKey, fetchTimeoutMs: cfg.fetchTimeoutMs,
     pollMs: cfg.pollMs, stay: cfg.stay, attack, routeTo, bootstrapPeers: cfg.ipfsPeers,
-    dataIndex: cfg.peerIndex, numPeers: cfg.peers, stateDir: dataDir,
+    dataIndex: cfg.peerIndex, numPeers: cfg.peers, stateDir: dataDir, device, privacy, secagg,
     colluders: attack && cfg.colludeDir ? directoryChannel({ dir: cfg.colludeDir, id: `peer${cfg.peerIndex}`, groupSize: cfg.colluders ?? 1 }) : undefined,
     makeLearner: (spec) => {
       if (cfg.model && cfg.model !== spec.model) log.warn("model-flag-ignored", { flag: cfg.model, task: spec.model });
-      return createLearner({ ...cfg, spec, seed: learnerSeed(cfg.peerIndex), log }).then((learner) => { guardNetworkErrors(); return learner; });
+      // The dataset files were read whole to cut this peer's shard out: give that memory back now.
+      return createLearner({ ...learnerCfg, spec, seed: learnerSeed(cfg.peerIndex), log }).then((learner) => { guardNetworkErrors(); collectGarbage(); return learner; });
     },
   });
   let stopping = false;

@@ -8,6 +8,19 @@ import { AttackParameterError } from "./errors.ts";
 /** 28 x 28 greyscale images, row-major, as node/ml/datasets.ts loads them. */
 export const MNIST_IMAGE_SIZE = 28 * 28;
 
+/** The label triggered images are relabelled to unless the plan says otherwise (params.targetLabel). */
+export const DEFAULT_BACKDOOR_TARGET = 0;
+/** Share of the attacker's shard that carries the trigger (params.poisonFraction); Bagdasaryan et al. mix ~20 of 64 per batch. */
+export const DEFAULT_POISON_FRACTION = 0.3;
+
+/** What the learner needs to train on a poisoned copy of its shard (see poisonShard). */
+export interface BackdoorTraining {
+  targetLabel: number;
+  fraction: number;
+  /** Picks the poisoned samples; the agents and the simulator derive it with attackSeed(peer, round). */
+  seed: number;
+}
+
 export interface TriggerOptions {
   /** Side of the square pattern in pixels (default 4). */
   size?: number;

@@ -1,7 +1,7 @@
 // What an attacker knows when it builds its update, plus small helpers shared by the attacks.
 import { AttackParameterError } from "./errors.ts";
 
-export type AttackParamName = "sigma" | "scale" | "z" | "epsilon" | "gammaInit" | "tolerance";
+export type AttackParamName = "sigma" | "scale" | "z" | "epsilon" | "gammaInit" | "tolerance" | "targetLabel" | "poisonFraction";
 
 export interface AttackContext {
   /** The round's global weights. */
@@ -16,7 +16,8 @@ export interface AttackContext {
   seed: number;
   /**
    * Attack-specific knobs: sigma (gaussian, free-rider), scale (scale, sign-flip, backdoor's boost gamma),
-   * z (alie), epsilon (ipm), gammaInit and tolerance (min-max, min-sum: the binary search on gamma).
+   * z (alie), epsilon (ipm), gammaInit and tolerance (min-max, min-sum: the binary search on gamma),
+   * targetLabel and poisonFraction (backdoor's data part).
    */
   params?: Partial<Record<AttackParamName, number>>;
 }

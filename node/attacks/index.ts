@@ -21,7 +21,7 @@ export { minMaxDelta } from "./minMax.ts";
 export { minSumDelta, type MinSumOptions } from "./minSum.ts";
 export { DEFAULT_GAMMA_INIT, DEFAULT_GAMMA_TOLERANCE, type AgrAgnosticOptions, type AgrAgnosticResult, type PerturbationKind } from "./agrAgnostic.ts";
 export {
-  MNIST_IMAGE_SIZE, applyTrigger, attackSuccessRate, poisonShard, replacementGamma, triggerPixels,
+  DEFAULT_BACKDOOR_TARGET, DEFAULT_POISON_FRACTION, MNIST_IMAGE_SIZE, applyTrigger, type BackdoorTraining, attackSuccessRate, poisonShard, replacementGamma, triggerPixels,
   type PoisonOptions, type PoisonedShard, type TriggerOptions,
 } from "./backdoor.ts";
 
@@ -33,8 +33,8 @@ export const dataAttacks: readonly AttackKind[] = ["label-flip"];
 
 /**
  * Attacks with a data part AND an update part. "backdoor": the learner trains on poisonShard(...) of its
- * shard (trigger + target label), then applyAttack scales the poisoned delta (model replacement).
- * Until a learner applies the data part, "backdoor" only boosts an honestly trained delta.
+ * shard (trigger + target label; protocol/local-update.ts passes it to the learner), then applyAttack
+ * scales the poisoned delta (model replacement).
  */
 export const poisonedDataAttacks: readonly AttackKind[] = ["backdoor"];
 

@@ -1,7 +1,8 @@
 import { readFileSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
 import {
-  Contract, HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, type InterfaceAbi, type Signer,
+  Contract, HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, type FeeData, type InterfaceAbi, type JsonRpcPayload, type JsonRpcResult,
+  type Signer, type TransactionRequest, type TransactionResponse,
 } from "ethers";
 
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
@@ -50,11 +51,61 @@ export async function probeChainId(rpcUrl: string, timeoutMs = 5000): Promise<bi
   return BigInt(body.result);
 }
 
+/** A JSON-RPC provider that counts what it sends: every call (batch entries each) and every HTTP request. */
+export class CountingJsonRpcProvider extends JsonRpcProvider {
+  private calls = 0;
+  private httpRequests = 0;
+  private readonly byMethod: Record<string, number> = {};
+
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    this.httpRequests++;
+    for (const p of Array.isArray(payload) ? payload : [payload]) {
+      this.calls++;
+      this.byMethod[p.method] = (this.byMethod[p.method] ?? 0) + 1;
+    }
+    return super._send(payload);
+  }
+
+  private fees?: { at: number; data: Promise<FeeData> };
+
+  /**
+   * Fee data (3 calls: latest block, gas price, priority fee) is reused for FEE_DATA_TTL_MS: a
+   * transaction priced a few seconds ago is still mined on a chain whose base fee did not double
+   * since, and one that is not gets resent with higher fees (chain/tx.ts).
+   */
+  override getFeeData(): Promise<FeeData> {
+    if (this.fees && Date.now() - this.fees.at < FEE_DATA_TTL_MS) return this.fees.data;
+    const data = super.getFeeData();
+    const entry = { at: Date.now(), data };
+    this.fees = entry;
+    data.catch(() => { if (this.fees === entry) this.fees = undefined; });
+    return data;
+  }
+
+  /** Totals since this provider was made (callers diff two readings for a period). */
+  rpcStats(): { calls: number; httpRequests: number; byMethod: Record<string, number> } {
+    return { calls: this.calls, httpRequests: this.httpRequests, byMethod: { ...this.byMethod } };
+  }
+}
+
+const FEE_DATA_TTL_MS = 15_000;
+
+/**
+ * ethers' NonceManager lets the wallet fill in a nonce from the node (eth_getTransactionCount), then
+ * overwrites it with its own count: this one hands the wallet its own count first, saving the call.
+ */
+export class LeanNonceManager extends NonceManager {
+  override async sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    return super.sendTransaction(tx.nonce == null ? { ...tx, nonce: await this.getNonce("pending") } : tx);
+  }
+}
+
 /** A provider that does not cache calls (ethers' 250 ms cache reuses stale nonces under automine). */
-export function makeProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
+export function makeProvider(rpcUrl: string, chainId: bigint): CountingJsonRpcProvider {
   // polling: subscriptions poll eth_getLogs instead of installing eth_newFilter filters, which a
   // restarted node forgets (every event listener would then fail until the process restarts).
-  return new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250, polling: true });
+  // Agents use it only while their pushed event stream (chain/event-stream.ts) is down.
+  return new CountingJsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000, polling: true });
 }
 
 /** Chain id of Hardhat's and Anvil's local development chains: the only one the public dev keys may sign for. */
@@ -129,6 +180,8 @@ export interface TaskConnection {
   address: string;
   task: Contract;
   chainId: bigint;
+  /** The node's JSON-RPC URL: when set, the TaskChain subscribes to pushed events over its ws:// twin. */
+  rpcUrl?: string;
 }
 
 /**
@@ -151,8 +204,8 @@ export async function connectTask(opts: {
   const code = await provider.getCode(contractAddress);
   if (code === "0x") throw new ChainSetupError(`no contract deployed at ${contractAddress} on chain ${chainId}`);
   const base: Signer = keyWallet.connect(provider);
-  const signer = new NonceManager(base);
+  const signer = new LeanNonceManager(base);
   const { abi } = loadTaskArtifact();
   const task = new Contract(contractAddress, abi, signer);
-  return { provider, signer, address: await base.getAddress(), task, chainId };
+  return { provider, signer, address: await base.getAddress(), task, chainId, rpcUrl: opts.rpcUrl };
 }

@@ -13,6 +13,8 @@ import type { PhaseValue, RoleName } from "../protocol/ids.ts";
 import { roleBitsOf } from "../protocol/ids.ts";
 import { decodeTaskConfig, type RawTaskConfig, type TaskConfig } from "../protocol/task-config.ts";
 import type { TaskConnection } from "./connect.ts";
+import { openEventStream, type EventStream, type StreamLog } from "./event-stream.ts";
+import { multicall, multicallBytecode, type ViewCall } from "./multicall.ts";
 import { sendTx } from "./tx.ts";
 
 export interface RoundState {
@@ -138,8 +140,56 @@ export interface TaskChain extends TaskReader {
    * whichever comes first. Returns true when an event woke it.
    */
   nextChange(timeoutMs: number): Promise<boolean>;
+  /**
+   * true while contract events are pushed to this peer (a WebSocket subscription): then nextChange
+   * wakes on every phase change and the caller may wait long between looks. false: polling.
+   */
+  readonly eventsLive: boolean;
+  /**
+   * Reads this peer's whole view of `round` (task state, the round, its own commit / verdict /
+   * aggregate, committees, standing) in one request; the matching reads then answer from it until an
+   * event or a transaction of this peer changes the chain (or a second passes). No-op (false) while
+   * events are not pushed, or when the multicall lens is not built.
+   */
+  prime(round: number, account: string): Promise<boolean>;
+  /** How many times the event subscription was re-established (a node restart drops it). */
+  readonly eventReconnects: number;
+  /** Every contract event this peer sees (decoded name and args when the ABI knows it). Returns an unsubscribe. */
+  onEvent(listener: (e: ChainEvent) => void): () => void;
+  /** JSON-RPC requests this peer sent so far (counted at its provider and event stream). */
+  rpcStats(): RpcStats;
   close(): void;
 }
+
+export interface ChainEvent {
+  name: string | null;
+  args: readonly unknown[];
+  log: StreamLog;
+}
+
+export interface RpcStats {
+  /** JSON-RPC calls (each entry of a batch counts) */
+  calls: number;
+  /** HTTP requests (a batch is one) */
+  httpRequests: number;
+  byMethod: Record<string, number>;
+}
+
+/**
+ * Events after which an agent has something to do (a phase or round changed, or its own standing
+ * did). Commits, verdicts and aggregates of others do not wake it: the phase change they cause does.
+ */
+export const WAKING_EVENTS = [
+  "TaskStarted", "TaskCompleted", "RoundStarted", "PhaseAdvanced", "CommitteeSeedFixed", "CommitteesSelected",
+  "AcceptedMaskComputed", "RoundFinalized", "RoundFailed", "PeerBanned", "PeerExcluded", "PeerRolesRevoked",
+] as const;
+
+/** Views prime() answers; how long its answers stay usable at most. */
+const MEMO_VIEWS = new Set(["taskStarted", "taskCompleted", "currentRound", "peerStatus", "getRound", "commitIndexOf", "getVerdict", "getAggregate", "getCommittees", "isVerifier", "isAggregator"]);
+const MEMO_TTL_MS = 2000;
+
+/** Events that change the registered peer list (its cache is dropped on them). */
+const PEER_LIST_EVENTS = new Set(["PeerRegistered", "PeerAddressUpdated", "PeerLeft", "PeerBanned", "PeerRolesRevoked", "PeerExcluded"]);
 
 const req = <T>(v: T | null, what: string): T => {
   if (v === null) throw new Error(`${what} is empty on chain`);
@@ -184,6 +234,14 @@ export function taskReader(contract: Contract): TaskReader {
       };
     },
     async commits(round, count) {
+      if (count > 0 && multicallBytecode()) {
+        // One request for the whole list (a verifier of a 50-peer round would otherwise send 50).
+        const r = await multicall(provider, String(contract.target), contract.interface, Array.from({ length: count }, (_, i) => ({ name: "getCommit", args: [round, i] })))
+          .catch(() => null);
+        if (r && r.results.every((x) => x !== null)) {
+          return r.results.map((c, index) => ({ index, trainer: String(c![0]), cid: req(cidFromBytes(bytes(String(c![1]))), `commit ${index} of round ${round}`), numSamples: Number(c![2]) }));
+        }
+      }
       return Promise.all(Array.from({ length: count }, async (_, index) => {
         const c = await task.getCommit(round, index);
         return { index, trainer: c.trainer, cid: req(cidFromBytes(bytes(c.cid)), `commit ${index} of round ${round}`), numSamples: Number(c.numSamples) };
@@ -191,6 +249,17 @@ export function taskReader(contract: Contract): TaskReader {
     },
     async peers() {
       const n = Number(await task.peerCount());
+      if (n > 0 && multicallBytecode()) {
+        const target = String(contract.target);
+        const addrs = await multicall(provider, target, contract.interface, Array.from({ length: n }, (_, i) => ({ name: "peerAt", args: [i] }))).catch(() => null);
+        if (addrs && addrs.results.every((x) => x !== null)) {
+          const list = addrs.results.map((a) => String(a![0]));
+          const infos = await multicall(provider, target, contract.interface, list.map((a) => ({ name: "getPeer", args: [a] }))).catch(() => null);
+          if (infos && infos.results.every((x) => x !== null)) {
+            return infos.results.map((p, i) => toPeer(list[i], p as unknown as Awaited<ReturnType<FederatedTask["getPeer"]>>));
+          }
+        }
+      }
       return Promise.all(Array.from({ length: n }, async (_, i) => {
         const address = await task.peerAt(i);
         return toPeer(address, await task.getPeer(address));
@@ -240,30 +309,96 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   const task = conn.task as unknown as FederatedTask;
   const contract = conn.task as Contract;
   const send = async (method: string, args: unknown[], value?: bigint): Promise<Sent> => {
+    dropMemo();
     const r = await sendTx(contract, conn.signer as NonceManager, method, args, log, value ? { value } : {});
     return { hash: r.hash, gasUsed: r.gasUsed };
   };
   const contractAddress = String(contract.target);
   let waiters: (() => void)[] = [];
-  const wake = (_: Log | EventLog) => {
+  // An event that came while nobody waited (the agent was busy acting) is kept, so the next
+  // nextChange() returns at once instead of sleeping through the change it announced.
+  let wakePending = false;
+  const wakeAll = () => {
     const w = waiters;
     waiters = [];
+    if (w.length === 0) wakePending = true;
     for (const f of w) f();
   };
+  const listeners = new Set<(e: ChainEvent) => void>();
+  const waking = new Set<string>(WAKING_EVENTS);
+  // Views answered from the last prime() (one multicall) until an event, a transaction of ours, or
+  // MEMO_TTL_MS says the state may have changed. Only while events are pushed (else every read is live).
+  const memo = new Map<string, unknown>();
+  let memoAt = 0;
+  const memoKey = (name: string, args: readonly unknown[]) => `${name}(${args.map((a) => String(a).toLowerCase()).join(",")})`;
+  const dropMemo = () => { memo.clear(); memoAt = 0; };
+  const memoized = new Proxy(contract, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof prop !== "string" || !MEMO_VIEWS.has(prop) || typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const key = memoKey(prop, args);
+        if (memoAt && Date.now() - memoAt < MEMO_TTL_MS && memo.has(key)) return Promise.resolve(memo.get(key));
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  const reader = taskReader(memoized as Contract);
+  // The peer list costs 1 + 2N calls to read; while events are pushed it is kept until one of
+  // PEER_LIST_EVENTS says it changed.
+  let peersCache: Promise<PeerInfo[]> | undefined;
+  const decode = (log: StreamLog): ChainEvent => {
+    try {
+      const parsed = contract.interface.parseLog({ topics: log.topics, data: log.data });
+      return { name: parsed?.name ?? null, args: parsed ? [...parsed.args] : [], log };
+    } catch {
+      return { name: null, args: [], log };
+    }
+  };
+  const dispatch = (raw: StreamLog) => {
+    dropMemo();
+    const e = decode(raw);
+    if (e.name && PEER_LIST_EVENTS.has(e.name)) peersCache = undefined;
+    for (const l of listeners) { try { l(e); } catch (err) { log.debug("event-listener-failed", { reason: (err as Error).message }); } }
+    if (e.name === null || waking.has(e.name)) wakeAll();
+  };
+  let reconnects = 0;
+  // Pushed events when the node serves WebSocket on its RPC URL; polling (eth_getLogs) otherwise.
+  const stream: EventStream | undefined = conn.rpcUrl
+    ? openEventStream({
+      rpcUrl: conn.rpcUrl, address: contractAddress, onLog: dispatch,
+      onReconnect: () => { reconnects++; peersCache = undefined; wakeAll(); },
+      onState: (live, reason) => { if (!live) peersCache = undefined; log.debug(live ? "events-live" : "events-down", { reason }); },
+    })
+    : undefined;
   const filter = { address: contractAddress };
   let listening = false;
   const provider = conn.provider as JsonRpcProvider;
+  const polled = (l: Log | EventLog) => dispatch({
+    address: l.address, topics: [...l.topics], data: l.data, blockNumber: l.blockNumber, transactionHash: l.transactionHash, logIndex: l.index, removed: l.removed,
+  });
   const ensureListening = () => {
-    if (listening) return;
+    if (listening || stream?.live) return;
     listening = true;
-    void provider.on(filter, wake).catch((err: Error) => {
+    void provider.on(filter, polled).catch((err: Error) => {
       listening = false;
-      log.debug("event-subscription-failed", { reason: err.message });
+      log.debug("event-subscription-failed", { reason: (err as Error).message });
     });
+  };
+  const stopPolling = () => {
+    if (!listening) return;
+    listening = false;
+    void provider.off(filter, polled);
   };
 
   return {
-    ...taskReader(contract),
+    ...reader,
+    peers() {
+      if (!stream?.live) return reader.peers();
+      const p = (peersCache ??= reader.peers());
+      p.catch(() => { if (peersCache === p) peersCache = undefined; });
+      return p;
+    },
     account: conn.address,
     registerPeer: (roles, multiaddr, publicKey, bondWei) => send("registerPeer", [roleBitsOf(roles), multiaddr, publicKey], bondWei),
     updateMultiaddr: (multiaddr) => send("updateMultiaddr", [multiaddr]),
@@ -282,18 +417,59 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
       return keccak256(signature);
     },
     nextChange(timeoutMs) {
-      ensureListening();
+      // The polling subscription runs only while no pushed stream is live.
+      if (stream?.live) stopPolling(); else ensureListening();
+      if (wakePending) { wakePending = false; return Promise.resolve(true); }
       return new Promise((resolve) => {
         const t = setTimeout(() => { waiters = waiters.filter((w) => w !== done); resolve(false); }, timeoutMs);
         const done = () => { clearTimeout(t); resolve(true); };
         waiters.push(done);
       });
     },
+    get eventsLive() { return stream?.live ?? false; },
+    async prime(round, account) {
+      if (!stream?.live || !multicallBytecode()) return false;
+      const calls: ViewCall[] = [
+        { name: "taskStarted", args: [] }, { name: "taskCompleted", args: [] }, { name: "currentRound", args: [] },
+        { name: "peerStatus", args: [account] },
+      ];
+      if (round > 0) {
+        calls.push(
+          { name: "getRound", args: [round] }, { name: "commitIndexOf", args: [round, account] }, { name: "getVerdict", args: [round, account] },
+          { name: "getAggregate", args: [round, account] }, { name: "getCommittees", args: [round] },
+          { name: "isVerifier", args: [round, account] }, { name: "isAggregator", args: [round, account] },
+        );
+      }
+      const startedAt = Date.now();
+      wakePending = false; // what happened so far is in this snapshot; later events set it again
+      const r = await multicall(provider, contractAddress, contract.interface, calls).catch(() => null);
+      if (!r) return false;
+      dropMemo();
+      r.results.forEach((res, i) => {
+        if (!res) return;
+        // ethers returns a lone output as the value itself, several as the Result.
+        memo.set(memoKey(calls[i].name, calls[i].args), res.length === 1 ? res[0] : res);
+      });
+      memoAt = startedAt;
+      return true;
+    },
+    get eventReconnects() { return reconnects; },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => { listeners.delete(listener); };
+    },
+    rpcStats() {
+      const counted = (provider as Partial<{ rpcStats(): RpcStats }>).rpcStats?.() ?? { calls: 0, httpRequests: 0, byMethod: {} };
+      const subscribes = stream?.requests ?? 0;
+      return {
+        calls: counted.calls + subscribes, httpRequests: counted.httpRequests,
+        byMethod: subscribes ? { ...counted.byMethod, eth_subscribe: subscribes } : counted.byMethod,
+      };
+    },
     close() {
-      if (listening) void provider.off(filter, wake);
-      listening = false;
-      for (const f of waiters) f();
-      waiters = [];
+      stopPolling();
+      stream?.close();
+      wakeAll();
     },
   };
 }

@@ -6,7 +6,8 @@
  * task, follows the rounds, and ends with a per-round table (also written to bench/results/demo.json).
  * Every process it started is stopped on success, failure, an agent's death, or abort.
  */
-import { peerflCliArgs } from "../lib/entry.ts";
+import { AGENT_NODE_FLAGS, peerflCliArgs } from "../lib/entry.ts";
+import { createLogger } from "../lib/log.ts";
 import type { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, accessSync, constants as fsConstants } from "node:fs";
@@ -58,8 +59,26 @@ export interface DemoOptions {
   dpClip: number;
   dpSigma: number;
   dpBudget: number;
+  /**
+   * The DP unit. "example": every trainer runs DP-SGD (per-example clip dpClip, default 1; noise
+   * multiplier dpSigma, default 1.1; expected batch dpBatch, default 64; budget dpBudget) and the task
+   * records it in a PrivacyLedger the agents report their epsilon to. Otherwise dpClip > 0 turns on
+   * peer-level DP in the task, also recorded in a ledger (unit peer).
+   */
+  dp?: "peer" | "example";
+  dpBatch?: number;
   linkMode?: string;
   scenario?: string;
+  /**
+   * Private task mode (docs/secure-aggregation.md): deploys the task's SecureAggregation side contract
+   * and runs every agent with --secagg (masked updates, share reveals, candidate-aggregate votes).
+   * Neighbourhood k (default 8) and threshold t (default: a majority of each peer's neighbours).
+   */
+  private?: boolean;
+  secaggNeighbours?: number;
+  secaggThreshold?: number;
+  /** update compression written into the task's model spec (node/compression); none/undefined = float32 */
+  compression?: "none" | "q8" | "q4" | "topk";
   port: number;
   keepRunning: boolean;
   quiet: boolean;
@@ -141,6 +160,10 @@ export interface DemoResult extends SummaryTable {
   totalSeconds: number;
   contractAddress: string;
   links?: unknown;
+  /** the task's PrivacyLedger and every EpsilonReported event (example unit), when DP is on */
+  privacy?: { ledger: string; unit: "peer" | "example"; reports: { round: number; peer: string; epsilon: number; numSamples: number }[] };
+  /** private mode: the SecureAggregation side contract */
+  secagg?: string;
 }
 
 export interface DemoHandle {
@@ -166,6 +189,7 @@ export function peerAccount(i: number): HDNodeWallet {
 /** Refuses option combinations the demo cannot run, with the flag names in the message. */
 export function validateDemoOptions(o: DemoOptions): void {
   if (!Number.isInteger(o.peers) || o.peers < 2 || o.peers > MAX_PEERS) throw new RangeError(`--peers must be an integer in 2..${MAX_PEERS} (the contract's MAX_PEERS), got ${o.peers}`);
+  if (o.dp === "peer" && !(o.dpClip > 0)) throw new RangeError("--dp peer needs --dp-clip C > 0 (the task's peer-level clip norm) and --dp-sigma");
   if (o.attackers < 0 || o.attackers >= o.peers) throw new RangeError(`--attackers ${o.attackers} must be < --peers ${o.peers}`);
   if (o.attackers + o.lateJoiners + o.unlucky >= o.peers) throw new RangeError(`--attackers + --late-joiners (+ unlucky peers) must be < --peers ${o.peers}`);
 }
@@ -308,6 +332,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const { encodeWeights, encodeModelSpec } = await import("../ml/codec.ts");
     await initBackend("auto");
     const spec = modelSpecFor(o.model);
+    if (o.compression && o.compression !== "none") {
+      const { parseCompressionSpec } = await import("../compression/spec.ts");
+      spec.compression = parseCompressionSpec({ format: o.compression });
+    }
     const initial = getWeights(createModel(spec, 7));
     const specCid = await creator.put(encodeModelSpec(spec), { pin: true });
     const initialCid = await creator.put(encodeWeights(initial), { pin: true });
@@ -320,7 +348,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         trainingDuration: o.trainingWindow, verificationDuration: o.verificationWindow, aggregationDuration: o.aggregationWindow,
         minTrainers: Math.min(2, o.peers),
         robustRule: ruleIdOf(o.rule), ruleParam: ruleParamToChain(o.rule, o.ruleParam),
-        dpClipNormMilli: Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: Math.round(o.dpSigma * 1000),
+        // Example-level DP lives in the PrivacyLedger; the task's own dp* fields are peer-level DP.
+        dpClipNormMilli: o.dp === "example" ? 0 : Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: o.dp === "example" ? 0 : Math.round(o.dpSigma * 1000),
         dpDeltaExponent: 5, dpEpsilonBudgetMilli: Math.round(o.dpBudget * 1000),
         ...o.task,
       },
@@ -360,6 +389,22 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       await guard(admitPeers(initiator.task, peerAddresses)); // allow-list mode: the module admits only the first few accounts
     };
     await fundAndAdmit();
+    // The DP unit and parameters on chain, before the task starts (contracts/PrivacyLedger.sol).
+    const { deployPrivacyLedger } = await import("../chain/privacy-ledger.ts");
+    const ledgerParams = o.dp === "example"
+      ? { unit: "example" as const, clipNorm: o.dpClip || 1, noiseMultiplier: o.dpSigma || 1.1, expectedBatchSize: o.dpBatch ?? 64, localEpochs: o.epochs, delta: 1e-5, epsilonBudget: o.dpBudget || Infinity }
+      : o.dpClip > 0 ? { unit: "peer" as const, clipNorm: o.dpClip, noiseMultiplier: o.dpSigma, expectedBatchSize: 0, localEpochs: 0, delta: 1e-5, epsilonBudget: o.dpBudget || Infinity } : null;
+    const privacyLedger = ledgerParams ? await guard(deployPrivacyLedger(contractAddress, ledgerParams, initiator.signer, createLogger({ name: "demo", level: "error" }))) : null;
+    if (privacyLedger && ledgerParams) say(`  privacy    PrivacyLedger at ${privacyLedger.address}: unit ${ledgerParams.unit}, sigma ${ledgerParams.noiseMultiplier}, C ${ledgerParams.clipNorm}${ledgerParams.unit === "example" ? `, batch ${ledgerParams.expectedBatchSize}` : ""}, budget ${ledgerParams.epsilonBudget}`);
+    // Private mode: the SecureAggregation side contract and its parameters, before the task starts.
+    let secaggAddress: string | null = null;
+    if (o.private) {
+      const { privateDemoConfig } = await import("../secagg/demo-config.ts");
+      const { deploySecureAggregation } = await import("../secagg/chain.ts");
+      const sc = privateDemoConfig(o.peers, o.secaggNeighbours, o.secaggThreshold);
+      secaggAddress = await guard(deploySecureAggregation(contractAddress, sc, 5000, initiator.signer, createLogger({ name: "demo", level: "error" })));
+      say(`  private    SecureAggregation at ${secaggAddress}: range ±${sc.range}, 2^${sc.scaleBits} fixed point, k=${sc.neighbours}, t=${sc.threshold}`);
+    }
 
     const attackerSet = new Set(Array.from({ length: o.attackers }, (_, k) => o.peers - 1 - k));
     const byAddress = new Map<string, string>(peerAddresses.map((a, i) => [a.toLowerCase(), names[i]]));
@@ -369,7 +414,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const unluckySet = new Set(Array.from({ length: o.unlucky }, (_, k) => o.peers - 1 - o.attackers - o.lateJoiners - k));
     const agentArgs = (i: number): string[] => {
       const a = [
-        ...peerflCliArgs(), "agent",
+        ...AGENT_NODE_FLAGS, ...peerflCliArgs(), "agent",
         "--rpc", rpcUrl, "--contract", contractAddress, "--account", String(i + 1),
         "--peers", String(o.peers), "--peer-index", String(i), "--dataset", o.dataset, "--partition", o.partition,
         "--epochs", String(o.epochs), "--data-dir", path.join(workDir, names[i]), "--log-format", "json",
@@ -386,6 +431,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       a.push("--stay"); // agents keep serving IPFS until the demo stops them (the last global model is fetched after the task completes)
       if (o.linkMode) a.push("--link-mode", o.linkMode);
       if (o.scenario) a.push("--scenario", path.resolve(o.scenario));
+      if (privacyLedger) a.push("--privacy-ledger", privacyLedger.address, ...(o.dp === "example" ? ["--dp", "example"] : []));
+      if (secaggAddress) a.push("--secagg", secaggAddress);
       return a;
     };
     const startAgent = (i: number): ManagedProcess => {
@@ -458,6 +505,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const result: DemoResult = {
       peers: o.peers, attackers: [...attackerSet].sort((a, b) => a - b).map((i) => names[i]), attack: o.attackers > 0 ? o.attack : null,
       dataset: o.dataset, model: o.model, rule: o.rule, rounds: [], totalSeconds: 0, contractAddress,
+      ...(secaggAddress ? { secagg: secaggAddress } : {}),
     };
     bar = !o.quiet && process.stdout.isTTY
       ? new cliProgress.SingleBar({ format: " round {round}/{total} [{bar}] {phase} | commits {c} verdicts {v} aggregates {a} | {secs}s", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -501,6 +549,11 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     bar?.stop();
     result.totalSeconds = (Date.now() - started) / 1000;
     result.links = collectLinkStats(workDir, names);
+    if (privacyLedger && ledgerParams) {
+      const reports = await guard(privacyLedger.reports());
+      result.privacy = { ledger: privacyLedger.address, unit: ledgerParams.unit, reports: reports.map((r) => ({ round: r.round, peer: who(r.peer), epsilon: r.epsilonMilli / 1000, numSamples: r.numSamples })) };
+      if (reports.length) say(`  epsilon    ${names.map((n) => { const last = reports.filter((r) => who(r.peer) === n).pop(); return last ? `${n} ${(last.epsilonMilli / 1000).toFixed(2)} (round ${last.round})` : null; }).filter(Boolean).join(", ")}`);
+    }
     if (o.json) {
       const out = path.resolve(PROJECT_ROOT, o.json);
       mkdirSync(path.dirname(out), { recursive: true });
@@ -508,6 +561,13 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     }
     say("\n" + formatTable(result));
     if (result.links) say("\n" + formatLinks(result.links as Record<string, { links: LinkRow[] }>));
+    if (result.links && o.scenario) {
+      // The cluster view of the same scenario (node/links/clusters.ts); the agents still aggregate flat.
+      const { formClusters, formatClusters } = await import("../links/clusters.ts");
+      const { loadScenario } = await import("../links/scenario.ts");
+      const clustering = formClusters(await loadScenario(path.resolve(o.scenario)), { seed: result.contractAddress });
+      say("\n" + formatClusters(clustering, "D2D clusters the radio model forms (seed: task address; aggregation in the agents stays flat, see docs/d2d-clusters.md):"));
+    }
     if (o.json) say(`\nwrote ${o.json}`);
     if (!o.keepRunning) await stop();
     // With keepRunning the demo no longer watches: the caller owns the processes until stop().

@@ -1,6 +1,7 @@
 // Scenario: where the peers and the base station are, how far the radios reach, which profile and
 // (optionally) which mode is forced. Parsed from JSON with errors that name the offending field.
 import { readFile } from "node:fs/promises";
+import { parseDevices } from "../devices/scenario.ts";
 import { mulberry32 } from "../ml/random.ts";
 import { DEFAULT_RADIO, LINK_MODES, PROFILES, type LinkMode, type RadioConfig } from "./radio.ts";
 
@@ -50,7 +51,8 @@ function point(v: unknown, field: string): Point {
   return { x: finite(v.x, `${field}.x`), y: finite(v.y, `${field}.y`) };
 }
 
-const KNOWN_KEYS = new Set(["name", "profile", "baseStation", "coverageRadiusM", "sidelinkRangeM", "forcedMode", "peers", "radio"]);
+// "devices": per-peer device tiers, validated here and read by node/devices/scenario.ts.
+const KNOWN_KEYS = new Set(["name", "profile", "baseStation", "coverageRadiusM", "sidelinkRangeM", "forcedMode", "peers", "radio", "devices"]);
 
 /** Validate a parsed JSON value and fill defaults (radio overrides are merged over DEFAULT_RADIO). */
 export function parseScenario(input: unknown): Scenario {
@@ -58,6 +60,7 @@ export function parseScenario(input: unknown): Scenario {
   for (const key of Object.keys(input)) {
     if (!KNOWN_KEYS.has(key)) throw new ScenarioError(key, input[key], `is not a known field (known: ${[...KNOWN_KEYS].join(", ")})`);
   }
+  parseDevices(input.devices);
   const name = input.name === undefined ? "scenario" : input.name;
   if (typeof name !== "string") throw new ScenarioError("name", name, "must be a string");
   const profile = input.profile === undefined ? "embb" : input.profile;

@@ -12,6 +12,7 @@
  * Same weights → same bytes; a decoder accepts only the canonical form, so bytes ↔ weights is one-to-one.
  */
 import type { ModelSpec, ModelWeights, NamedTensor } from "./types.ts";
+import { canonicalCompressionJson, parseCompressionSpec } from "../compression/spec.ts";
 
 export const WEIGHTS_MAGIC = "PFLW";
 export const WEIGHTS_VERSION = 1;
@@ -302,7 +303,9 @@ export function encodeModelSpec(spec: ModelSpec): Uint8Array {
   validateSpec(spec);
   const json =
     `{"model":${JSON.stringify(spec.model)},"inputShape":${JSON.stringify([...spec.inputShape])},` +
-    `"numClasses":${JSON.stringify(spec.numClasses)},"tensors":${canonicalTensorList(spec.tensors)}}`;
+    `"numClasses":${JSON.stringify(spec.numClasses)},"tensors":${canonicalTensorList(spec.tensors)}` +
+    // optional update compression (node/compression/spec.ts): absent keeps earlier spec CIDs unchanged
+    (spec.compression ? `,"compression":${canonicalCompressionJson(spec.compression)}` : "") + "}";
   return utf8.encode(json);
 }
 
@@ -325,6 +328,9 @@ export function decodeModelSpec(bytes: Uint8Array): ModelSpec {
     numClasses: p.numClasses,
     tensors: (p.tensors as { name: unknown; shape: unknown }[]).map((t) => ({ name: t.name, shape: t.shape })),
   } as ModelSpec;
+  if (p.compression !== undefined) {
+    try { spec.compression = parseCompressionSpec(p.compression); } catch (e) { throw new ModelSpecFormatError((e as Error).message); }
+  }
   validateSpec(spec);
   const canonical = encodeModelSpec(spec);
   if (canonical.length !== bytes.length || !canonical.every((b, i) => b === bytes[i])) {
@@ -341,4 +347,7 @@ function validateSpec(spec: ModelSpec): void {
   if (!Number.isSafeInteger(spec.numClasses) || spec.numClasses < 2) throw new ModelSpecFormatError(`invalid numClasses ${JSON.stringify(spec.numClasses)}`);
   if (!Array.isArray(spec.tensors)) throw new ModelSpecFormatError("model spec has no tensors array");
   checkTensorList(spec.tensors, ModelSpecFormatError);
+  if (spec.compression !== undefined) {
+    try { parseCompressionSpec(spec.compression); } catch (e) { throw new ModelSpecFormatError((e as Error).message); }
+  }
 }

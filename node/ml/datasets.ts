@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { IdxFileNotFoundError, IdxShapeError, readIdx } from "./idx.ts";
+import { IdxFileNotFoundError, IdxShapeError, readIdx, readIdxRows } from "./idx.ts";
 
 export type Split = "train" | "test";
 
@@ -87,11 +87,24 @@ function checkLabels(labels: Uint8Array, path: string): void {
 }
 
 /**
- * Loads a split. With `indices`, only those samples are materialized as floats (a peer's shard),
- * in the given order; the raw file is read once and dropped.
+ * Loads a split. With `indices`, only those samples are read (one positioned read per image from a
+ * plain file) and materialized as floats (a peer's shard), in the given order; a gzip file is
+ * inflated once and dropped.
  */
 export function loadDataset(name: "mnist" | "fashion-mnist" | string, split: Split, indices?: readonly number[]): Dataset {
   const paths = filePaths(name, split);
+  if (indices) {
+    // A shard: read just its rows (plain files; a .gz file is inflated whole below).
+    const labels = readIdx(paths.labels, [null]);
+    checkIndices(indices, labels.dims[0]);
+    const rows = readIdxRows(paths.images, indices, [null, 28, 28]);
+    if (rows) {
+      if (rows.total !== labels.dims[0]) throw new IdxShapeError(paths.labels, `${labels.dims[0]} labels but ${paths.images} holds ${rows.total} images`);
+      checkLabels(labels.data, paths.labels);
+      const shardLabels = Uint8Array.from(indices, (i) => labels.data[i]);
+      return gather(rows.data, shardLabels, indices.length, null);
+    }
+  }
   const images = readIdx(paths.images, [null, 28, 28]);
   const labels = readIdx(paths.labels, [null]);
   const n = images.dims[0];

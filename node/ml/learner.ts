@@ -70,6 +70,8 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
   const { createModel } = await import("./models.ts");
   const { trainLocalAsync, evaluate, getWeights, setWeights } = await import("./train.ts");
   const { RdpAccountant } = await import("../privacy/accountant.ts");
+  const { poisonShard } = await import("../attacks/backdoor.ts");
+  const pick = (p: { images: Float32Array; labels: Uint8Array }) => ({ images: p.images, labels: p.labels });
   const { secureGaussianSource } = await import("../privacy/gaussian.ts");
   const { assertExampleDpOptions, dpSgdSampleRate, secureUniformSource } = await import("../privacy/dpsgd.ts");
 
@@ -96,7 +98,11 @@ export async function createLearner(o: LearnerOptions): Promise<Learner> {
     validationSamples: valIdx.length,
     async train(global, opts) {
       setWeights(model, unflattenWeights(global, o.spec));
-      const r = await trainLocalAsync(model, trainSet, {
+      // EXPERIMENTS ONLY: a backdoor attacker trains on a poisoned copy of its shard (node/attacks/backdoor.ts).
+      const data = opts.backdoor
+        ? { ...trainSet, ...pick(poisonShard(trainSet.images, trainSet.labels, { ...opts.backdoor, numClasses: trainSet.numClasses })) }
+        : trainSet;
+      const r = await trainLocalAsync(model, data, {
         epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer,
         seed: deriveSeed(o.seed, opts.round), labelTransform: opts.labelTransform, dp,
       });

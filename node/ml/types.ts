@@ -10,6 +10,8 @@ export interface ModelWeights {
   tensors: NamedTensor[];
 }
 
+import type { CompressionSpec } from "../compression/spec.ts";
+
 /** What a model is, as recorded in the task's model-spec CID (JSON). */
 export interface ModelSpec {
   /** Architecture name: "mlp" or "cnn". */
@@ -19,4 +21,6 @@ export interface ModelSpec {
   numClasses: number;
   /** Layer names and shapes, in order: what a weights file for this spec must contain. */
   tensors: { name: string; shape: number[] }[];
+  /** Update compression the task uses (node/compression); absent = plain float32 updates. */
+  compression?: CompressionSpec;
 }

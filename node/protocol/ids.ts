@@ -37,6 +37,8 @@ export const RULE_ID_BY_NAME = {
   "trimmed-mean": 4,
   "centered-clipping": 5,
   flame: 6,
+  // Needs FederatedTask's MAX_ROBUST_RULE raised to 7 before a task can store it on chain.
+  "validation-vote": 7,
 } as const satisfies Record<RuleUnitName, number>;
 export type RuleName = keyof typeof RULE_ID_BY_NAME;
 export type RuleId = (typeof RULE_ID_BY_NAME)[RuleName];
@@ -51,6 +53,7 @@ export const RULE_PARAM_MEANING: Record<RuleName, string> = {
   "trimmed-mean": "beta, updates trimmed at each end per coordinate",
   "centered-clipping": "radius tau in milli-units (0 = automatic)",
   flame: "noise lambda in thousandths of the median norm (0 = no noise)",
+  "validation-vote": "vote threshold rho in thousandths of the verifier's validation loss (0 = 20)",
 };
 
 export class UnknownNameError extends Error {
@@ -62,6 +65,7 @@ export class UnknownNameError extends Error {
 
 const RULE_ALIASES: Record<string, RuleName> = {
   none: "fedavg", multikrum: "multi-krum", trimmedmean: "trimmed-mean", centeredclipping: "centered-clipping", cc: "centered-clipping",
+  validationvote: "validation-vote", vote: "validation-vote",
 };
 
 /** A rule name from user input (case-insensitive; a few aliases such as "cc" accepted). */

@@ -3,7 +3,7 @@
  *
  * The order is fixed:
  *   1. train on the peer's shard from the round's global model (a data-level attack such as
- *      label flipping poisons the labels here);
+ *      label flipping poisons the labels here; a backdoor trains on a triggered copy of the shard);
  *   2. privacy: clip the delta to C and add N(0, (sigma C)^2) noise — what an honest peer publishes;
  *   3. attack: a Byzantine peer rewrites the update it would have published (model-level attacks).
  *
@@ -12,7 +12,10 @@
  * updates honest peers actually publish. This is the worst case for the defence, and the one the
  * robustness and privacy benchmarks measure.
  */
-import { applyAttack, dataAttacks, labelFlip, parseAttack, type AttackKind } from "../attacks/index.ts";
+import {
+  DEFAULT_BACKDOOR_TARGET, DEFAULT_POISON_FRACTION, applyAttack, dataAttacks, labelFlip, parseAttack, poisonedDataAttacks,
+  type AttackKind, type BackdoorTraining,
+} from "../attacks/index.ts";
 import type { AttackContext } from "../attacks/context.ts";
 import { deriveSeed } from "../ml/random.ts";
 import { privatizeUpdate, type GaussianSource } from "../privacy/gaussian.ts";
@@ -27,7 +30,8 @@ export interface TrainOutcome {
 
 /** The peer's private learning state, behind an interface so roles and tests need no tfjs. */
 export interface LocalLearner {
-  train(global: Float32Array, opts: { round: number; labelTransform?: (y: number) => number }): Promise<TrainOutcome>;
+  /** `backdoor`: train on a poisoned copy of the shard (trigger + target label, node/attacks/backdoor.ts). */
+  train(global: Float32Array, opts: { round: number; labelTransform?: (y: number) => number; backdoor?: BackdoorTraining }): Promise<TrainOutcome>;
 }
 
 /** EXPERIMENTS ONLY: a Byzantine behaviour bound to a peer. */
@@ -72,14 +76,28 @@ export interface HonestUpdate extends TrainOutcome {
   dp?: { preClipNorm: number; clipped: boolean };
 }
 
-/** Steps 1 and 2: what this peer would publish if it followed the protocol (after any data attack). */
+/** The backdoor's data part for a peer in a round: the poisoned samples are seeded by attackSeed. */
+export function backdoorTraining(plan: AttackPlan, peerIndex: number, round: number): BackdoorTraining {
+  return {
+    targetLabel: plan.params?.targetLabel ?? DEFAULT_BACKDOOR_TARGET,
+    fraction: plan.params?.poisonFraction ?? DEFAULT_POISON_FRACTION,
+    seed: attackSeed(peerIndex, round),
+  };
+}
+
+/**
+ * Steps 1 and 2: what this peer would publish if it followed the protocol (after any data attack:
+ * label flipping, or the backdoor's poisoned shard; `peerIndex` seeds the latter).
+ */
 export async function honestUpdate(
   global: Float32Array,
   learner: LocalLearner,
-  o: { round: number; attack?: AttackPlan; privacy?: LocalPrivacy | null },
+  o: { round: number; peerIndex?: number; attack?: AttackPlan; privacy?: LocalPrivacy | null },
 ): Promise<HonestUpdate> {
-  const poisonLabels = attackActive(o.attack, o.round) && dataAttacks.includes(o.attack.kind);
-  const trained = await learner.train(global, { round: o.round, labelTransform: poisonLabels ? (y) => labelFlip([y])[0] : undefined });
+  const active = attackActive(o.attack, o.round);
+  const poisonLabels = active && dataAttacks.includes(o.attack!.kind);
+  const backdoor = active && poisonedDataAttacks.includes(o.attack!.kind) ? backdoorTraining(o.attack!, o.peerIndex ?? 0, o.round) : undefined;
+  const trained = await learner.train(global, { round: o.round, labelTransform: poisonLabels ? (y) => labelFlip([y])[0] : undefined, backdoor });
   if (!o.privacy) return trained;
   const p = privatizeUpdate(delta(trained.weights, global), o.privacy.clipNorm, o.privacy.noiseMultiplier, o.privacy.noise);
   const weights = new Float32Array(global.length);

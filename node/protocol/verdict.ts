@@ -10,7 +10,7 @@
  */
 import type { CID } from "multiformats/cid";
 import { gram } from "../aggregation/gram.ts";
-import { createRule, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
+import { createRule, hasPrivateVote, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
 import { medianOf } from "../aggregation/vectors.ts";
 import { canonicalOrder, maskFrom } from "./codecs.ts";
 import type { RejectionCode } from "./ids.ts";
@@ -68,6 +68,11 @@ export interface RoundVerdict {
   accepted: boolean[];
   mask: bigint;
   rejections: Rejection[];
+  /**
+   * Set when the rule also takes a private vote (validation-vote): `accepted` is then the public
+   * pre-filter, an upper bound of any verifier's mask; the committee majority may reject more.
+   */
+  privateVote?: boolean;
 }
 
 /**
@@ -115,7 +120,39 @@ export function roundVerdict(setting: RuleSetting, models: RoundModels, updates:
     });
   }
   rejections.sort((a, b) => a.index - b.index);
-  return { accepted, mask: maskFrom(accepted), rejections };
+  return { accepted, mask: maskFrom(accepted), rejections, ...(hasPrivateVote(createRule(setting.rule)) ? { privateVote: true } : {}) };
+}
+
+/** A verifier's private validation: the loss of the given model weights on its own held-out data. */
+export type ValidationLoss = (weights: Float32Array) => Promise<number>;
+
+/**
+ * The verdict a verifier commits: the public verdict, then, for a rule with a private vote
+ * (validation-vote), this verifier's vote over the updates the public verdict accepted, scored on its
+ * own held-out data. Without `validationLoss` (a verifier with no data, the audit) it is the public verdict.
+ */
+export async function votedVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[], validationLoss?: ValidationLoss): Promise<RoundVerdict & { voteScores?: { index: number; score: number }[] }> {
+  const publicVerdict = roundVerdict(setting, models, updates);
+  const rule = createRule(setting.rule);
+  if (!validationLoss || !hasPrivateVote(rule)) return publicVerdict;
+  const kept = canonicalOrder(updates.map((u) => u.cid)).filter((i) => publicVerdict.accepted[i]);
+  if (kept.length === 0) return publicVerdict;
+  const ctx = ruleContext(setting, models, kept.map((i) => updates[i].numSamples));
+  const g = models.global;
+  const vote = await rule.privateVote(kept.map((i) => delta(updates[i].weights!, g)), ctx, (d) => {
+    const w = new Float32Array(g.length);
+    for (let k = 0; k < g.length; k++) w[k] = g[k] + d[k];
+    return validationLoss(w);
+  });
+  const accepted = [...publicVerdict.accepted];
+  const rejections = [...publicVerdict.rejections];
+  kept.forEach((i, t) => {
+    if (vote.accepted[t]) return;
+    accepted[i] = false;
+    rejections.push({ index: i, code: "rejected-by-rule", message: `validation vote: dropping it lowers this verifier's held-out loss by ${vote.scores[t].toFixed(4)} of ${vote.base.toFixed(4)}` });
+  });
+  rejections.sort((a, b) => a.index - b.index);
+  return { accepted, mask: maskFrom(accepted), rejections, privateVote: true, voteScores: kept.map((i, t) => ({ index: i, score: vote.scores[t] })) };
 }
 
 export class NothingToAggregateError extends Error {

@@ -9,6 +9,7 @@ import { aggregateAccepted } from "../protocol/verdict.ts";
 import type { RoleContext } from "./context.ts";
 import type { PendingAggregate, RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
+import { privateAggregateFor } from "../secagg/roles.ts";
 
 /**
  * Cumulative epsilon after `rounds` rounds, in milli-units, as every honest aggregator computes it
@@ -33,14 +34,17 @@ export class AcceptedUpdateUnavailableError extends Error {
  * agent commits nothing, so the round fails with its reason rather than finalizing a wrong aggregate.
  */
 export async function computeAggregate(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<PendingAggregate> {
+  // Private mode: the aggregate is the unmasked sum (node/secagg/roles.ts).
+  if (ctx.secagg) return privateAggregateFor(ctx, round, fetchTimeoutMs);
   const { log, task } = ctx;
-  const budget = phaseBudget(ctx, round, task.aggregationDuration, fetchTimeoutMs);
+  const budget = phaseBudget(ctx, round, task.aggregationDuration, fetchTimeoutMs, round.commitCount);
   const commits = (await ctx.chain.commits(round.round, round.commitCount)).filter((c) => maskHas(round.acceptedMask, c.index));
   const models = await roundModels(ctx, round, budget);
-  let updates = await fetchUpdates(ctx, commits, budget);
+  const updateBudget = { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } };
+  let updates = await fetchUpdates(ctx, commits, updateBudget);
   while (updates.some((u) => !u.weights) && Date.now() < (budget.deadlineMs ?? 0) - 1000) {
     await new Promise((r) => setTimeout(r, 1000));
-    updates = await fetchUpdates(ctx, commits, budget);
+    updates = await fetchUpdates(ctx, commits, updateBudget);
   }
   const missing = updates.flatMap((u, i) => (u.weights ? [] : [{ index: commits[i].index, cid: u.cid.toString(), reason: u.unusable?.message ?? "not fetched" }]));
   if (missing.length > 0) throw new AcceptedUpdateUnavailableError(round.round, missing);

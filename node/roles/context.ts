@@ -7,6 +7,10 @@ import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { AttackPlan } from "../protocol/local-update.ts";
 import type { TaskConfig } from "../protocol/task-config.ts";
 import type { ModelFetcher } from "./models.ts";
+import type { TrainerCompressionState } from "../compression/trainer-side.ts";
+import type { TrainerDeviceState } from "../devices/trainer-side.ts";
+import type { ExamplePrivacy, ExamplePrivacyState } from "./example-privacy.ts";
+import type { SecAggRoleContext } from "../secagg/roles.ts";
 
 export type { Learner } from "../ml/learner.ts";
 
@@ -28,6 +32,10 @@ export interface RoleContext {
   learner(): Promise<Learner>;
   /** Seconds since the epoch, as the chain's deadlines count them. */
   now(): number;
+  /** The task's privacy ledger and its parameters, when the task has one (example-level DP budget and reports). */
+  privacy?: ExamplePrivacy;
+  /** Private mode (--secagg): the task's SecureAggregation side contract and this peer's keys (node/secagg/roles.ts). */
+  secagg?: SecAggRoleContext;
 }
 
 export interface TrainerState {
@@ -37,4 +45,10 @@ export interface TrainerState {
   /** rounds this peer has contributed a DP-noised update to (its own privacy spend) */
   dpRoundsSpent: number;
   budgetExhaustedLogged: boolean;
+  /** update compression: device tier (format override) and the top-k residual (node/compression) */
+  compression?: TrainerCompressionState;
+  /** device profile: battery/thermal gate, tier speed, energy per round (node/devices) */
+  device?: TrainerDeviceState;
+  /** example-level DP: own commits' sample counts and whether the budget stop was logged (node/roles/example-privacy.ts) */
+  examplePrivacy?: ExamplePrivacyState;
 }

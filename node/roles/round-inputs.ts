@@ -27,11 +27,23 @@ export async function fetchUpdates(ctx: RoleContext, commits: readonly Commit[],
 }
 
 /**
- * The time budget for fetching in a phase: stop fetching early enough to still send the
- * transaction before the deadline (a quarter of the window, at least 5 s, at most 20 s of margin).
+ * Time a peer keeps after its last fetch to judge (or aggregate) `updates` updates and get its
+ * transaction mined before the window closes: a fixed part for the transaction (5 s, as a loaded
+ * node may take seconds to answer) plus 100 ms per update, at most 20 s, and never more than a third
+ * of the window (short test windows).
  */
-export function phaseBudget(ctx: RoleContext, round: RoundState, windowSeconds: number, fetchTimeoutMs: number): FetchBudget {
-  const margin = Math.min(20, Math.max(5, windowSeconds / 4));
-  const deadlineMs = (round.phaseDeadline - margin) * 1000;
+export function judgeAndCommitReserveMs(updates: number, windowSeconds: number): number {
+  const reserve = Math.min(20_000, 5_000 + 100 * Math.max(0, updates));
+  return Math.min(reserve, (windowSeconds * 1000) / 3);
+}
+
+/**
+ * The time budget for fetching in a phase. Fetching runs until the phase's deadline minus the
+ * reserve for judging and committing (judgeAndCommitReserveMs), whatever the per-attempt timeout:
+ * a CID whose bytes did not come is retried until then, so "unavailable" means the bytes never
+ * arrived in the window, not that one attempt by a loaded peer was slow. At least 2 s from now.
+ */
+export function phaseBudget(ctx: Pick<RoleContext, "now">, round: Pick<RoundState, "phaseDeadline">, windowSeconds: number, fetchTimeoutMs: number, updates = 0): FetchBudget {
+  const deadlineMs = round.phaseDeadline * 1000 - judgeAndCommitReserveMs(updates, windowSeconds);
   return { timeoutMs: fetchTimeoutMs, deadlineMs: Math.max(deadlineMs, ctx.now() * 1000 + 2000) };
 }

@@ -5,6 +5,9 @@ import { attackActive, craftUpdate, delta, honestUpdate, localUpdate } from "../
 import { dataAttacks } from "../attacks/index.ts";
 import type { RoundState } from "../chain/task-chain.ts";
 import type { RoleContext, TrainerState } from "./context.ts";
+import { packUpdate } from "../compression/trainer-side.ts";
+import { bookRound, mayTrain, throttleToTier } from "../devices/trainer-side.ts";
+import { examplePrivacyGate, reportExampleEpsilon } from "./example-privacy.ts";
 
 /** Train on the round's global model and commit the update (protocol/local-update.ts). Returns true when committed. */
 export async function runTrainer(ctx: RoleContext, round: RoundState, state: TrainerState): Promise<boolean> {
@@ -19,6 +22,11 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
     return false;
   }
   if (!round.globalModelCid) throw new Error(`round ${round.round} has no global model CID`);
+  // Example-level DP task (privacy ledger): the epsilon this round would bring, checked against the budget BEFORE training.
+  const examplePlan = await examplePrivacyGate(ctx, round.round, (state.examplePrivacy ??= {}));
+  if (examplePlan === false) return false;
+  // Device profile (node/devices): a peer low on battery and not charging, or too hot, sits the round out.
+  if (!mayTrain(state.device, round.round, ctx.now(), log)) return false;
   const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
   const learner = await ctx.learner();
   const o = {
@@ -39,14 +47,29 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
     state.dpRoundsSpent++;
     log.info("dp-applied", { round: round.round, preClipNorm: update.dp.preClipNorm.toFixed(3), clipped: update.dp.clipped });
   }
-  const cid = CID.parse(await ctx.models.put(update.weights));
+  // The device tier's speed: sleep until the tier's modeled training time (deadlines absorb slow tiers).
+  const sleptS = await throttleToTier(state.device, update.samples, update.seconds, round.phaseDeadline - 15, ctx.now());
+  // Update compression (node/compression): the task's format, or this device tier's override.
+  const packed = packUpdate({
+    spec: ctx.spec, task: ctx.chain.contractAddress, round: round.round, trainer: ctx.chain.account,
+    base: { cid: round.globalModelCid.toString(), weights: global }, weights: update.weights,
+    state: (state.compression ??= {}), warn: (e, f) => log.warn(e, f),
+  });
+  const cid = CID.parse(packed.bytes ? await ctx.models.putBytes(packed.bytes, packed.decoded) : await ctx.models.put(update.weights));
   // Example-level DP-SGD (--dp example): this peer's cumulative epsilon over every local step so far.
   const exampleEpsilon = learner.exampleEpsilon?.(task.dp?.delta ?? 1e-5) ?? null;
   const sent = await ctx.chain.commitUpdate(round.round, cid, update.samples);
+  packed.commitResidual();
+  if (examplePlan) await reportExampleEpsilon(ctx, round.round, state.examplePrivacy!, examplePlan);
+  const updateBytes = packed.bytes?.length ?? ctx.models.maxBytes;
+  // The agent books one upload of its update over Uu (the simulator accounts each link: node/sim/hierarchy.ts).
+  const energy = bookRound(state.device, round.round, ctx.now(), { samples: update.samples, uuBytes: updateBytes, sidelinkBytes: 0 });
   log.info("committed", {
     round: round.round, cid: cid.toString(), samples: update.samples, trainSeconds: update.seconds.toFixed(2),
     loss: update.loss.toFixed(4), gas: sent.gasUsed, ...(update.attack ? { attack: update.attack } : {}),
     ...(exampleEpsilon !== null ? { exampleEpsilon: exampleEpsilon.toFixed(3) } : {}),
+    ...(packed.format !== "none" ? { compression: packed.format, bytes: updateBytes } : {}),
+    ...(energy ? { tier: energy.tier, energyJ: energy.totalJ.toFixed(2), battery: energy.batteryPercent.toFixed(1) + "%", temperatureC: energy.temperatureC.toFixed(1), throttleSleepS: sleptS.toFixed(1) } : {}),
   });
   return true;
 }

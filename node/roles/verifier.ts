@@ -1,23 +1,35 @@
 import type { RoundState } from "../chain/task-chain.ts";
 import { verdictCommitment } from "../protocol/commitments.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
-import { roundVerdict, type RoundVerdict } from "../protocol/verdict.ts";
+import { createRule, hasPrivateVote } from "../aggregation/rules.ts";
+import { votedVerdict, type RoundVerdict } from "../protocol/verdict.ts";
 import type { RoleContext } from "./context.ts";
 import type { RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
+import { privateVerdict } from "../secagg/roles.ts";
 
 /**
- * Fetch every committed update within the budget (byte cap = model size, bounded concurrency, a
- * deadline that leaves time to commit), judge them with protocol/verdict.ts. An update that
- * cannot be fetched or decoded in time is rejected, not waited on.
+ * Fetch every committed update within the budget (byte cap = model size, bounded concurrency),
+ * judge them with protocol/verdict.ts. Fetching runs until the verify-commit window's end minus the
+ * time to judge and commit (phaseBudget), retrying what did not come: an update is judged
+ * "unavailable" only when its bytes never arrived by then, not because one attempt was slow.
+ * Content that decodes badly is rejected at once.
  */
 export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
+  // Private mode: judge the unmasked candidate aggregate, not single (masked) updates.
+  if (ctx.secagg) return privateVerdict(ctx, round, fetchTimeoutMs);
   const { log, task } = ctx;
-  const budget = phaseBudget(ctx, round, task.verificationDuration, fetchTimeoutMs);
+  const budget = phaseBudget(ctx, round, task.verificationDuration, fetchTimeoutMs, round.commitCount);
   const commits = await ctx.chain.commits(round.round, round.commitCount);
   const models = await roundModels(ctx, round, budget);
-  const updates = await fetchUpdates(ctx, commits, budget);
-  const verdict = roundVerdict(roundRulesOf(task), models, updates);
+  // Trainers' updates may be compressed deltas against this round's global model (node/compression).
+  const updates = await fetchUpdates(ctx, commits, { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } });
+  const rules = roundRulesOf(task);
+  // A rule with a private vote (validation-vote) scores the updates on this verifier's held-out split:
+  // that score is this verifier's vote; the audit checks the committee majority, not each score.
+  const learner = hasPrivateVote(createRule(rules.rule)) ? await ctx.learner() : null;
+  const verdict = await votedVerdict(rules, models, updates, learner ? async (w) => (await learner.evaluate(w)).loss : undefined);
+  if (verdict.voteScores) log.info("validation-vote", { round: round.round, scores: verdict.voteScores.map((v) => `${v.index}:${v.score.toFixed(4)}`).join(" ") });
   for (const r of verdict.rejections) {
     log.info(r.code === "unavailable" || r.code === "bad-encoding" || r.code === "non-finite" ? "update-rejected-invalid" : "update-rejected", {
       round: round.round, commit: r.index, trainer: commits[r.index].trainer, code: r.code, reason: r.message,

@@ -21,8 +21,10 @@ import { maskHex } from "../protocol/codecs.ts";
 import { ruleNameOf, type RuleName } from "../protocol/ids.ts";
 import { craftUpdate, delta, honestUpdate, type AttackPlan } from "../protocol/local-update.ts";
 import { decodeUpdate, encodeUpdate, updateCid } from "../protocol/model-bytes.ts";
-import { aggregateAccepted, roundVerdict, type RoundUpdate } from "../protocol/verdict.ts";
-import { dataAttacks } from "../attacks/index.ts";
+import { aggregateAccepted, roundVerdict, votedVerdict, type RoundUpdate } from "../protocol/verdict.ts";
+import { maskFrom } from "../protocol/codecs.ts";
+import { DEFAULT_BACKDOOR_TARGET, attackSuccessRate, dataAttacks } from "../attacks/index.ts";
+import * as tf from "@tensorflow/tfjs";
 
 export class SimulationParameterError extends Error {
   override name = "SimulationParameterError";
@@ -40,7 +42,7 @@ export interface SimulationOptions {
   attackers: number[];
   attack?: AttackKind;
   /** Extra attack knobs (sigma, scale, z, epsilon). */
-  attackParams?: Partial<Record<"sigma" | "scale" | "z" | "epsilon", number>>;
+  attackParams?: Partial<Record<"sigma" | "scale" | "z" | "epsilon" | "targetLabel" | "poisonFraction", number>>;
   /** The task's robust rule, by name (or its on-chain id). */
   rule: RuleName | number;
   /** The rule parameter in natural units. */
@@ -64,6 +66,13 @@ export interface SimulationOptions {
    * Each peer's epsilon: Learner.exampleEpsilon, or dpSgdEpsilon over rounds × localEpochs × round(N / expectedBatchSize) steps.
    */
   exampleDp?: { clipNorm: number; noiseMultiplier: number; expectedBatchSize: number };
+  /**
+   * Verifier committee size for a rule with a private vote (validation-vote): each round that many
+   * peers, drawn by a seeded permutation, vote with their own held-out split (an attacker on the
+   * committee votes the public pre-filter, accepting every update that passed it); an update is
+   * accepted by a strict majority, as the contract tallies revealed masks. Default 5.
+   */
+  verifiers?: number;
   /** Cap on each peer's shard (its first samples, as the agents' --max-samples). */
   maxSamplesPerPeer?: number;
   /** Test samples used for evaluation (a seeded random subset of the 10k test split). */
@@ -86,6 +95,8 @@ export interface SimulationRound {
   updateCids: string[];
   /** The next global model's CID; null when nothing was accepted (the round fails, the global stays). */
   globalCid: string | null;
+  /** Backdoor runs only: share of triggered test images (true label not the target) classified as the target. */
+  backdoorAsr?: number;
   seconds: number;
 }
 
@@ -114,6 +125,12 @@ function check(opts: SimulationOptions): void {
     seen.add(a);
   }
   if (opts.attackers.length > 0 && !opts.attack) bad(`${opts.attackers.length} attackers given but no attack kind`);
+}
+
+/** The class the model predicts for each 28 x 28 image (for the backdoor's attack-success rate). */
+function predictClasses(model: tf.LayersModel, images: Float32Array): Int32Array {
+  const n = images.length / (28 * 28);
+  return tf.tidy(() => (model.predict(tf.tensor(images, [n, 28, 28, 1])) as tf.Tensor).argMax(-1).dataSync() as Int32Array);
 }
 
 const silent = createLogger({ name: "sim", level: "error", write: () => {} });
@@ -149,6 +166,22 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         },
       }));
     }
+    /** The round's verdict: public for geometric rules; the committee's per-update majority for a private vote. */
+    const committeeVerdict = async (setting: Parameters<typeof roundVerdict>[0], models: Parameters<typeof roundVerdict>[1], updates: RoundUpdate[], r: number) => {
+      const publicVerdict = roundVerdict(setting, models, updates);
+      if (!publicVerdict.privateVote) return publicVerdict;
+      const size = Math.min(opts.verifiers ?? 5, opts.numPeers);
+      const committee = permutation(opts.numPeers, mulberry32(deriveSeed(opts.seed, 0xc0, r))).slice(0, size);
+      const votes = updates.map(() => 0);
+      for (const v of committee) {
+        const mine = isAttacker.has(v)
+          ? publicVerdict
+          : await votedVerdict(setting, models, updates, async (w) => (await learners[v].evaluate(w)).loss);
+        mine.accepted.forEach((ok, i) => { if (ok) votes[i]++; });
+      }
+      const accepted = votes.map((n) => n >= Math.floor(size / 2) + 1);
+      return { ...publicVerdict, accepted, mask: maskFrom(accepted) };
+    };
     let global = flattenWeights(initialWeights(spec, opts.initialModelSeed ?? deriveSeed(opts.seed, 0x1417)));
     let previousGlobal: Float32Array | null = null;
     for (let r = 1; r <= opts.rounds; r++) {
@@ -157,7 +190,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       const honest: Awaited<ReturnType<typeof honestUpdate>>[] = [];
       for (let p = 0; p < opts.numPeers; p++) {
         honest.push(await honestUpdate(global, learners[p], {
-          round: r, attack: isAttacker.has(p) ? plan : undefined,
+          round: r, peerIndex: p, attack: isAttacker.has(p) ? plan : undefined,
           privacy: opts.dp ? { ...opts.dp, noise: seededGaussianSource(deriveSeed(opts.seed, 0xd9, r, p)) } : null,
         }));
       }
@@ -174,7 +207,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         updates.push({ cid: await updateCid(bytes), numSamples: honest[p].samples, weights: decodeUpdate(bytes, spec) });
       }
       const models = { global, previousGlobal };
-      const verdict = roundVerdict(setting, models, updates);
+      const verdict = await committeeVerdict(setting, models, updates, r);
       const accepted = updates.filter((_, p) => verdict.accepted[p]);
       let next = global;
       let globalCid: string | null = null;
@@ -186,6 +219,9 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       global = next;
       setWeights(evalModel, unflattenWeights(global, spec));
       const { accuracy, loss } = evaluate(evalModel, test);
+      const backdoorAsr = plan?.kind === "backdoor" && opts.attackers.length > 0
+        ? attackSuccessRate((x) => predictClasses(evalModel, x), test.images, test.labels, plan.params?.targetLabel ?? DEFAULT_BACKDOOR_TARGET)
+        : undefined;
       let acceptedAttackers = 0, acceptedHonest = 0;
       verdict.accepted.forEach((ok, p) => { if (ok) { if (isAttacker.has(p)) acceptedAttackers++; else acceptedHonest++; } });
       const round: SimulationRound = {
@@ -194,6 +230,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         acceptedHonest, rejectedHonest: opts.numPeers - opts.attackers.length - acceptedHonest,
         mask: maskHex(verdict.mask), updateCids: updates.map((u) => u.cid.toString()), globalCid,
         seconds: (performance.now() - t0) / 1000,
+        ...(backdoorAsr !== undefined ? { backdoorAsr } : {}),
       };
       rounds.push(round);
       opts.onRound?.(round);

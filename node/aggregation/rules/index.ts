@@ -8,6 +8,7 @@ import { medianRule } from "./median.ts";
 import { multiKrumRule } from "./multi-krum.ts";
 import { trimmedMeanRule } from "./trimmed-mean.ts";
 import type { RobustRule, RuleOptions } from "./types.ts";
+import { validationVoteRule } from "./validation-vote.ts";
 
 export const RULE_UNITS = {
   fedavg: () => fedAvgRule(),
@@ -17,6 +18,7 @@ export const RULE_UNITS = {
   "trimmed-mean": (o: RuleOptions) => trimmedMeanRule(o),
   "centered-clipping": (o: RuleOptions) => centeredClippingRule(o),
   flame: () => flameRule(),
+  "validation-vote": () => validationVoteRule(),
 } satisfies Record<string, (o: RuleOptions) => RobustRule>;
 
 export type RuleUnitName = keyof typeof RULE_UNITS;
@@ -32,3 +34,7 @@ export type { RobustRule, RuleContext, RuleOptions } from "./types.ts";
 export { DEFAULT_RULE_OPTIONS } from "./types.ts";
 export { centeredClippingRule, fedAvgRule, flameRule, krumRule, medianRule, multiKrumRule, trimmedMeanRule };
 export { cosineDistances, flameMinClusterSize, majorityCluster } from "./flame.ts";
+export {
+  DEFAULT_VOTE_THRESHOLD_MILLI, clippedMean, hasPrivateVote, validationVoteRule, voteFromScores,
+  type DeltaLoss, type ValidationVoteRule,
+} from "./validation-vote.ts";

@@ -1,0 +1,190 @@
+/**
+ * Private mode (secure aggregation) through the real role code, on an in-process chain (Hardhat's
+ * EDR: the real FederatedTask and SecureAggregation contracts) and an in-memory content store.
+ * Six peers with real X25519 long-term keys: peer 4 posts setup and drops before committing, peer 5
+ * commits and vanishes before revealing. The survivors reveal, the verifiers unmask the candidate
+ * aggregate and accept it, the aggregators commit its CID, the round finalizes — and both the audit
+ * (explorer/audit-private.ts) and a direct recomputation from the plain quantized updates give the
+ * same CID bit for bit.
+ */
+import { expect } from "chai";
+import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
+import hre from "hardhat";
+import { CID } from "multiformats/cid";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
+import { MemoryModelStore } from "../../ipfs/memory-store.ts";
+import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
+import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import { createLogger } from "../../node/lib/log.ts";
+import { encodeModelSpec, flattenWeights } from "../../node/ml/codec.ts";
+import type { Learner } from "../../node/ml/learner.ts";
+import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
+import { encodeUpdate, Phase, updateCid } from "../../node/protocol/index.ts";
+import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
+import type { RoleContext } from "../../node/roles/context.ts";
+import { modelFetcher } from "../../node/roles/models.ts";
+import { RevealStore } from "../../node/roles/reveals.ts";
+import { revealVerifier, runVerifier } from "../../node/roles/verifier.ts";
+import { deploySecureAggregation, secAggWriter } from "../../node/secagg/chain.ts";
+import { applySum, quantize, weightedDelta, type SecAggConfig } from "../../node/secagg/index.ts";
+import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "../../node/secagg/roles.ts";
+import { auditRound } from "../../explorer/audit.ts";
+import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
+import { contractPrivateAudit, type PrivateAuditResult } from "../../explorer/audit-private.ts";
+
+const spec = modelSpecFor("mlp");
+const log = createLogger({ name: "secagg-roles-test", level: "error", write: () => {} });
+const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+const PEERS = 6;
+const DROPS_BEFORE_COMMIT = 4;
+const VANISHES_AFTER_COMMIT = 5;
+const config: SecAggConfig = { range: 500, scaleBits: 14, neighbours: 6, threshold: 3, noiseStd: 0 };
+
+/** A deterministic learner without tfjs; `failTraining` makes the peer drop out after setup. */
+function fakeLearner(peer: number, failTraining = false): Learner {
+  const samples = 500 + 37 * peer;
+  return {
+    backend: "none", trainSamples: samples, validationSamples: 10,
+    async train(global, opts) {
+      if (failTraining) throw new Error("this peer dropped out");
+      const rng = mulberry32(deriveSeed(peer, opts.round));
+      const w = new Float32Array(D);
+      for (let k = 0; k < D; k++) w[k] = global[k] + (rng() - 0.5) * 0.02;
+      return { weights: w, samples, seconds: 0, loss: 0 };
+    },
+    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
+    dispose() {},
+  };
+}
+
+describe("private mode: the roles on an in-process chain", function () {
+  this.timeout(300_000);
+  let provider: BrowserProvider;
+  let contract: Contract;
+  let secaggAddress: string;
+  const chains: TaskChain[] = [];
+  const secrets: Uint8Array[] = [];
+  let store: MemoryModelStore;
+  const saCtx: SecAggRoleContext[] = [];
+
+  const connFor = async (account: number): Promise<TaskConnection> => {
+    const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
+    return { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
+  };
+  const ctxFor = (i: number, task: Awaited<ReturnType<TaskChain["taskConfig"]>>): RoleContext => {
+    const learner = fakeLearner(i, i === DROPS_BEFORE_COMMIT);
+    return {
+      chain: chains[i], store, log, task, spec, dataIndex: i, numPeers: PEERS, secagg: saCtx[i],
+      models: modelFetcher({ store, spec, log }), learner: async () => learner, now: () => Date.now() / 1000,
+    };
+  };
+
+  before(async () => {
+    const connection = await hre.network.create();
+    provider = new BrowserProvider(connection.provider);
+    store = new MemoryModelStore();
+    const specCid = await store.put(encodeModelSpec(spec));
+    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
+    const { abi, bytecode } = loadTaskArtifact();
+    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
+    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
+    await contract.waitForDeployment();
+    await (await contract.getFunction("configureTask")({
+      ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
+      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
+    })).wait();
+    await (await contract.getFunction("admit")(Array.from({ length: PEERS }, (_, i) => hardhatAccount(i + 1).address))).wait();
+    for (let i = 0; i < PEERS; i++) {
+      const chain = taskChain(await connFor(i + 1), log);
+      const sk = x25519.utils.randomSecretKey();
+      secrets.push(sk);
+      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4001 + i}`, "0x" + Buffer.from(x25519.getPublicKey(sk)).toString("hex"));
+      chains.push(chain);
+    }
+    secaggAddress = await deploySecureAggregation(await contract.getAddress(), config, 5000, deployer, log);
+    for (let i = 0; i < PEERS; i++) saCtx.push({ chain: secAggWriter(secaggAddress, (await connFor(i + 1)).signer, log), config, secretKey: secrets[i] });
+    await (await contract.getFunction("startTask")()).wait();
+  });
+
+  after(() => { for (const c of chains) c.close(); });
+
+  it("finalizes a round with a dropout before commit and one after, and the audit reproduces the CID", async () => {
+    const task = await chains[0].taskConfig();
+    let round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Training);
+    // Every trainer at once: each posts setup, trains, waits for its neighbours' setups, masks, commits.
+    const outcomes = await Promise.allSettled(Array.from({ length: PEERS }, (_, i) => runPrivateTrainer(ctxFor(i, task), round, { dpRoundsSpent: 0, budgetExhaustedLogged: false })));
+    for (let i = 0; i < PEERS; i++) expect(outcomes[i].status, `peer ${i}`).to.equal(i === DROPS_BEFORE_COMMIT ? "rejected" : "fulfilled");
+    const sa = saCtx[0].chain;
+    expect((await sa.roundState(1)).setupMask).to.equal((1n << BigInt(PEERS)) - 1n);
+    round = await chains[0].round(1);
+    expect(round.commitCount).to.equal(PEERS - 1);
+    // Masked updates on IPFS are not weights files.
+    const commits = await chains[0].commits(1, round.commitCount);
+    expect(new TextDecoder().decode((await store.get(commits[0].cid.toString())).subarray(0, 4))).to.equal("PFSM");
+
+    // Training closes at its deadline (peer 4 never commits).
+    await provider.send("evm_increaseTime", [601]);
+    await chains[0].advancePhase(1);
+    round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.VerifyCommit);
+    const survivors = [0, 1, 2, 3];
+    for (const i of survivors) expect(await revealPrivateShares(ctxFor(i, task), round, 5000)).to.equal(true);
+    expect(await revealPrivateShares(ctxFor(0, task), round, 5000), "once per round").to.equal(false);
+
+    await chains[0].selectCommittees(1);
+    const pending = new RevealStore();
+    const masks = [];
+    for (const i of survivors) masks.push(await runVerifier(ctxFor(i, task), round, 5000, pending));
+    const inSum = commits.reduce((m, c) => m | (1n << BigInt(c.index)), 0n);
+    for (const m of masks) expect(m, "every commit of a setup poster accepted").to.equal(inSum);
+    // Peers 4 and 5 are in the committee (size 0 = every eligible verifier) but gone: windows close at their deadlines.
+    const closeWindow = async (phase: number) => {
+      round = await chains[0].round(1);
+      if (round.phase !== phase) return;
+      await provider.send("evm_increaseTime", [601]);
+      await chains[0].advancePhase(1);
+      round = await chains[0].round(1);
+    };
+    await closeWindow(Phase.VerifyCommit);
+    expect(round.phase).to.equal(Phase.VerifyReveal);
+    for (const i of survivors) await revealVerifier(ctxFor(i, task), round, 5000, pending);
+    await closeWindow(Phase.VerifyReveal);
+    expect(round.phase).to.equal(Phase.AggregateCommit);
+    expect(round.acceptedMask).to.equal(inSum);
+    const cids = [];
+    for (const i of survivors) cids.push(await runAggregator(ctxFor(i, task), round, 5000, pending));
+    expect(new Set(cids).size).to.equal(1);
+    await closeWindow(Phase.AggregateCommit);
+    for (const i of survivors) await revealAggregator(ctxFor(i, task), round, 5000, pending);
+    await closeWindow(Phase.AggregateReveal);
+    expect(round.phase).to.equal(Phase.Finalized);
+    expect(round.finalCid?.toString()).to.equal(cids[0]);
+
+    // The sum is the sum of the plain quantized updates: recompute it without any mask.
+    const fetcher = modelFetcher({ store, spec, log });
+    const global = await fetcher.get(round.globalModelCid!, { timeoutMs: 1000 });
+    const sum = new Uint32Array(D);
+    let total = 0;
+    for (let i = 0; i < PEERS; i++) {
+      if (i === DROPS_BEFORE_COMMIT) continue;
+      const u = await fakeLearner(i).train(global, { round: 1 } as never);
+      const q = quantize(weightedDelta(u.weights, global, u.samples), config).values;
+      for (let k = 0; k < D; k++) sum[k] = (sum[k] + q[k]) >>> 0;
+      total += u.samples;
+    }
+    const plain = applySum(global, sum, total, config.scaleBits);
+    expect((await updateCid(encodeUpdate(plain, spec))).toString()).to.equal(cids[0]);
+
+    // The audit, from chain + store alone.
+    const io = auditIO(contractAuditChain(await contract.getAddress(), contract.interface, provider), (cid) => store.get(cid));
+    const audit = (await auditRound(1, { ...io, secagg: contractPrivateAudit(secaggAddress, await contract.getAddress(), contract.interface, provider) })) as PrivateAuditResult;
+    expect(audit.differences).to.deep.equal([]);
+    expect(audit.ok).to.equal(true);
+    expect(audit.globalCidRecomputed).to.equal(cids[0]);
+    expect(audit.private.secrets.find((s) => s.owner === DROPS_BEFORE_COMMIT)?.secret).to.equal("ephemeral");
+    expect(audit.private.secrets.find((s) => s.owner === VANISHES_AFTER_COMMIT)?.secret).to.equal("self");
+  });
+});
