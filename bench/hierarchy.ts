@@ -7,7 +7,7 @@
 // Writes bench/results/hierarchy.json ({"rows": [...]}, exactly the issue's keys),
 // bench/results/hierarchy-detail.json (per-tier energy, clusters, per-round accuracy, targets) and
 // bench/results/hierarchy.svg.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,30 +15,38 @@ import { parseArgs } from "node:util";
 import { COMPRESSION_FORMATS, type CompressionFormat } from "../node/compression/spec.ts";
 import { loadDevices } from "../node/devices/scenario.ts";
 import { loadScenario } from "../node/links/scenario.ts";
-import { simulateHierarchy, type HierarchyMode, type HierarchyResult } from "../node/sim/hierarchy.ts";
+import { createHierarchyLearners, simulateHierarchy, type HierarchyMode, type HierarchyResult } from "../node/sim/hierarchy.ts";
 
 const HELP = `bench/hierarchy.ts — flat vs D2D-clustered aggregation, none/q8/q4/topk update compression
-  --quick          300 samples per peer, 2,000 test images (default 1,000 samples, the 10,000-image test split)
+  --quick          300 samples per peer (default 1,000); accuracy always on the 10,000-image test split
   --rounds R       rounds per run (default 10)
   --samples S      samples per peer cap (10 % held out for validation)
   --formats LIST   compression formats (default none,q8,q4,topk)
+  --modes LIST     flat,clustered (default both)
+  --append         keep the rows of the existing NAME.json / NAME-detail.json that this run does not redo
+                   (the same settings are required: a scratch of several short runs)
   --scenario FILE  default examples/scenarios/d2d-20peers.json
   --out NAME       bench/results/NAME.json, NAME-detail.json, NAME.svg (default hierarchy)`;
 
 const { values: a } = parseArgs({
   options: {
     quick: { type: "boolean", default: false }, rounds: { type: "string" }, samples: { type: "string" },
-    formats: { type: "string" }, scenario: { type: "string" }, out: { type: "string" }, help: { type: "boolean", default: false },
+    formats: { type: "string" }, modes: { type: "string" }, append: { type: "boolean", default: false }, scenario: { type: "string" }, out: { type: "string" }, help: { type: "boolean", default: false },
   },
 });
 if (a.help) { console.log(HELP); process.exit(0); }
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const rounds = Number(a.rounds ?? 10);
 const samples = Number(a.samples ?? (a.quick ? 300 : 1000));
-const testSamples = a.quick ? 2000 : undefined;
+// the whole 10,000-image test split even in quick mode: evaluation is cheap, and accuracy differences of tenths of a point need it
+const testSamples: number | undefined = undefined;
 const formats = (a.formats ?? "none,q8,q4,topk").split(",").map((f) => {
   if (!(COMPRESSION_FORMATS as readonly string[]).includes(f)) throw new Error(`--formats: unknown format ${f} (${COMPRESSION_FORMATS.join(", ")})`);
   return f as CompressionFormat;
+});
+const modes = (a.modes ?? "flat,clustered").split(",").map((m) => {
+  if (m !== "flat" && m !== "clustered") throw new Error(`--modes: unknown mode ${m} (flat, clustered)`);
+  return m as HierarchyMode;
 });
 const scenarioFile = a.scenario ?? join(root, "examples/scenarios/d2d-20peers.json");
 const outArg = a.out ?? "hierarchy";
@@ -55,20 +63,33 @@ interface Row {
 }
 
 const scenario = await loadScenario(scenarioFile);
+const learnerSettings = { dataset: "mnist" as const, model: "mlp" as const, partition: { kind: "iid" as const }, seed: 19, maxSamplesPerPeer: samples, localEpochs: 1, batchSize: 32, learningRate: 0.003, optimizer: "adam" as const };
+// one learner per peer for every run: each trains from the global it is given with a fresh optimizer and per-round seed
+const learners = await createHierarchyLearners(learnerSettings, scenario.peers.length);
 const devices = await loadDevices(scenarioFile);
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 const started = performance.now();
 const load0 = loadavg()[0];
 const rows: Row[] = [];
 const details: Record<string, unknown>[] = [];
+const outDir = isAbsolute(outArg) ? dirname(outArg) : join(root, "bench/results");
+if (a.append && existsSync(join(outDir, `${outName}-detail.json`))) {
+  const previous = JSON.parse(readFileSync(join(outDir, `${outName}-detail.json`), "utf8")) as { settings: { samplesPerPeer: number; rounds: number }; runs: (Row & Record<string, unknown>)[] };
+  if (previous.settings.samplesPerPeer !== samples || previous.settings.rounds !== rounds) throw new Error(`--append: ${outName}-detail.json was made with ${previous.settings.samplesPerPeer} samples and ${previous.settings.rounds} rounds, not ${samples} and ${rounds}`);
+  for (const run of previous.runs) {
+    if (formats.includes(run.compression) && modes.includes(run.mode)) continue;
+    details.push(run);
+    rows.push({ mode: run.mode, compression: run.compression, uplinkBytesPerRound: run.uplinkBytesPerRound, sidelinkBytesPerRound: run.sidelinkBytesPerRound, roundSeconds: run.roundSeconds, accuracy: run.accuracy, energyJoulesPerPeerRound: run.energyJoulesPerPeerRound });
+  }
+}
 
-for (const mode of ["flat", "clustered"] as const) {
-  for (const compression of formats) {
+// Format by format, flat then clustered, and the files are rewritten after every run: a run cut
+// short still leaves the finished rows.
+for (const compression of formats) {
+  for (const mode of modes) {
     const t0 = performance.now();
     const res: HierarchyResult = await simulateHierarchy({
-      mode, compression, scenario, devices, dataset: "mnist", model: "mlp", rounds, partition: { kind: "iid" },
-      localEpochs: 1, batchSize: 32, learningRate: 0.003, optimizer: "adam", rule: "centered-clipping", ruleParam: 0,
-      seed: 19, maxSamplesPerPeer: samples, testSamples,
+      mode, compression, scenario, devices, rounds, ...learnerSettings, rule: "centered-clipping", ruleParam: 0, testSamples, learners,
       onRound: (r) => process.stdout.write(`  ${mode}/${compression} round ${r.round}: acc ${(100 * r.accuracy).toFixed(2)} %, Uu ${(r.uplinkBytes / 1e6).toFixed(2)} MB, sidelink ${(r.sidelinkBytes / 1e6).toFixed(2)} MB\n`),
     });
     const rs = res.rounds;
@@ -97,33 +118,40 @@ for (const mode of ["flat", "clustered"] as const) {
       wallSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     });
     console.log(`${mode}/${compression}: ${JSON.stringify(row)}`);
+    writeResults();
   }
 }
-
-const find = (mode: string, c: string) => rows.find((r) => r.mode === mode && r.compression === c);
-const flatNone = find("flat", "none"), clNone = find("clustered", "none"), flatQ8 = find("flat", "q8");
-const targets = {
-  clusteredUuCutPct: flatNone && clNone ? Number((100 * (1 - clNone.uplinkBytesPerRound / flatNone.uplinkBytesPerRound)).toFixed(1)) : null,
-  clusteredAccuracyLossPt: flatNone && clNone ? Number((100 * (flatNone.accuracy - clNone.accuracy)).toFixed(2)) : null,
-  q8UpdateBytesRatio: flatNone && flatQ8 ? Number((flatNone.uplinkBytesPerRound / flatQ8.uplinkBytesPerRound).toFixed(2)) : null,
-  q8AccuracyLossPt: flatNone && flatQ8 ? Number((100 * (flatNone.accuracy - flatQ8.accuracy)).toFixed(2)) : null,
-};
-const met = {
-  clusteredUuCut: targets.clusteredUuCutPct !== null && targets.clusteredUuCutPct >= 60 && targets.clusteredAccuracyLossPt! <= 0.5,
-  q8: targets.q8UpdateBytesRatio !== null && targets.q8UpdateBytesRatio >= 3.5 && targets.q8AccuracyLossPt! <= 0.3,
-};
-// --out NAME writes under bench/results; an absolute path (e.g. a scratch run) is used as is
-const dir = isAbsolute(outArg) ? dirname(outArg) : join(root, "bench/results");
-mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, `${outName}.json`), JSON.stringify({ rows }, null, 2) + "\n");
-writeFileSync(join(dir, `${outName}-detail.json`), JSON.stringify({
-  settings: { scenario: scenario.name, peers: scenario.peers.length, rounds, samplesPerPeer: samples, testSamples: testSamples ?? 10000, quick: a.quick, rule: "centered-clipping", optimizer: "adam", lr: 0.003, batchSize: 32, epochs: 1, seed: 19 },
-  targets, met, loadAverageStart: Number(load0.toFixed(2)), loadAverageEnd: Number(loadavg()[0].toFixed(2)),
-  wallSeconds: Number(((performance.now() - started) / 1000).toFixed(0)), runs: details,
-}, null, 2) + "\n");
-writeFileSync(join(dir, `${outName}.svg`), svg(rows));
-console.log(JSON.stringify({ targets, met }));
+writeResults();
 console.log(`wrote bench/results/${outName}.json, ${outName}-detail.json and ${outName}.svg in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+function writeResults(): void {
+  const order = (r: { mode: string; compression: string }) => COMPRESSION_FORMATS.indexOf(r.compression as CompressionFormat) * 2 + (r.mode === "flat" ? 0 : 1);
+  rows.sort((x, y) => order(x) - order(y));
+  details.sort((x, y) => order(x as unknown as Row) - order(y as unknown as Row));
+  const find = (mode: string, c: string) => rows.find((r) => r.mode === mode && r.compression === c);
+  const flatNone = find("flat", "none"), clNone = find("clustered", "none"), flatQ8 = find("flat", "q8");
+  const targets = {
+    clusteredUuCutPct: flatNone && clNone ? Number((100 * (1 - clNone.uplinkBytesPerRound / flatNone.uplinkBytesPerRound)).toFixed(1)) : null,
+    clusteredAccuracyLossPt: flatNone && clNone ? Number((100 * (flatNone.accuracy - clNone.accuracy)).toFixed(2)) : null,
+    q8UpdateBytesRatio: flatNone && flatQ8 ? Number((flatNone.uplinkBytesPerRound / flatQ8.uplinkBytesPerRound).toFixed(2)) : null,
+    q8AccuracyLossPt: flatNone && flatQ8 ? Number((100 * (flatNone.accuracy - flatQ8.accuracy)).toFixed(2)) : null,
+  };
+  const met = {
+    clusteredUuCut: targets.clusteredUuCutPct !== null && targets.clusteredUuCutPct >= 60 && targets.clusteredAccuracyLossPt! <= 0.5,
+    q8: targets.q8UpdateBytesRatio !== null && targets.q8UpdateBytesRatio >= 3.5 && targets.q8AccuracyLossPt! <= 0.3,
+  };
+  // --out NAME writes under bench/results; an absolute path (e.g. a scratch run) is used as is
+  const dir = outDir;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${outName}.json`), JSON.stringify({ rows }, null, 2) + "\n");
+  writeFileSync(join(dir, `${outName}-detail.json`), JSON.stringify({
+    settings: { scenario: scenario.name, peers: scenario.peers.length, rounds, samplesPerPeer: samples, testSamples: testSamples ?? 10000, quick: a.quick, rule: "centered-clipping", optimizer: "adam", lr: 0.003, batchSize: 32, epochs: 1, seed: 19 },
+    targets, met, completedRuns: details.length, plannedRuns: 2 * formats.length, loadAverageStart: Number(load0.toFixed(2)), loadAverageEnd: Number(loadavg()[0].toFixed(2)),
+    wallSeconds: Number(((performance.now() - started) / 1000).toFixed(0)), runs: details,
+  }, null, 2) + "\n");
+  writeFileSync(join(dir, `${outName}.svg`), svg(rows));
+  console.log(JSON.stringify({ targets, met }));
+}
 
 function svg(rs: Row[]): string {
   const W = 520, H = 260, M = 50, top = 28, plotH = H - top - 60;
@@ -145,7 +173,7 @@ function svg(rs: Row[]): string {
   parts.push("</g>");
   // panel 2: final accuracy, axis from (min − 1 pt) to (max + 0.5 pt)
   const lo = Math.floor(Math.min(...rs.map((r) => r.accuracy)) * 100 - 1), hi = Math.ceil(Math.max(...rs.map((r) => r.accuracy)) * 100 + 0.5);
-  parts.push(`<g transform="translate(0,${H})"><text x="${W / 2}" y="16" text-anchor="middle" font-size="12">test accuracy after the last round (%)</text>`);
+  parts.push(`<g transform="translate(0,${H})"><text x="${W / 2}" y="16" text-anchor="middle" font-size="12">test accuracy after the last round (%; axis ${lo}–${hi}, not from 0)</text>`);
   parts.push(`<rect x="${M}" y="${top}" width="${W - M - 10}" height="${plotH}" fill="none" stroke="#ccc"/>`);
   for (const t of [0, 0.5, 1]) parts.push(`<text x="${M - 4}" y="${top + (1 - t) * plotH + 4}" text-anchor="end" font-size="9">${(lo + t * (hi - lo)).toFixed(1)}</text>`);
   rs.forEach((r, i) => {

@@ -83,7 +83,7 @@ function startedAtMs(pid: number | undefined): number | null {
   } catch { return null; }
 }
 
-interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number }
+interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number; code?: string }
 
 function readEvents(file: string): LogEvent[] {
   if (!existsSync(file)) return [];
@@ -144,6 +144,9 @@ for (const [k, peers] of peerCounts.entries()) {
   const bytes = new Map<number, number>();
   const byMethod: Record<string, number> = {};
   const registered: number[] = [];
+  // Verification fairness under load: how often a committee verifier judged an (honest: there are
+  // no attackers here) update "unavailable", and how many updates the chain's tally rejected.
+  let unavailableVotes = 0, verdictsCommitted = 0;
   for (let i = 0; i < peers; i++) {
     for (const e of readEvents(path.join(demo.workDir, `peer${i}.log`))) {
       if (e.event === "committed" && e.round) train.set(e.round, Math.max(train.get(e.round) ?? 0, Number(e.trainSeconds)));
@@ -152,6 +155,8 @@ for (const [k, peers] of peerCounts.entries()) {
         bytes.set(e.round, (bytes.get(e.round) ?? 0) + (e.modelBytesFetched ?? 0));
         for (const [m, n] of Object.entries(e.byMethod ?? {})) byMethod[m] = (byMethod[m] ?? 0) + n;
       }
+      if (e.event === "update-rejected-invalid" && e.code === "unavailable") unavailableVotes++;
+      if (e.event === "verdict-committed") verdictsCommitted++;
       if ((e.event === "registered" || e.event === "resumed") && starts.has(i)) registered.push((Date.parse(e.t) - starts.get(i)!) / 1000);
     }
   }
@@ -159,6 +164,7 @@ for (const [k, peers] of peerCounts.entries()) {
     round: r.round, status: r.status, seconds: r.seconds, slowestTrainSeconds: train.get(r.round) ?? NaN,
     overhead: r.seconds / (train.get(r.round) ?? NaN), gasUsed: r.gasUsed, bytes: bytes.get(r.round) ?? 0,
     rpcCallsMean: mean(rpc.filter((x) => x.round === r.round).map((x) => x.calls)),
+    committed: r.committed.length, rejected: r.rejected.length,
   }));
   const steady = perRound.filter((r) => r.round >= 2 && r.status === "finalized");
   const use = steady.length ? steady : perRound;
@@ -182,6 +188,10 @@ for (const [k, peers] of peerCounts.entries()) {
     rpcByMethodPerAgentPerRound: Object.fromEntries(Object.entries(byMethod).map(([m, n]) => [m, round2(n / Math.max(1, rpc.length))])),
     registeredSeconds: { median: round2(median(registered)), min: round2(Math.min(...registered)), max: round2(Math.max(...registered)), agents: registered.length },
     agentRssMbPeaks: rss.map(round2).sort((a, b) => a - b),
+    fairness: {
+      honestUpdatesRejected: perRound.reduce((a, r) => a + r.rejected, 0), updatesCommitted: perRound.reduce((a, r) => a + r.committed, 0),
+      unavailableVotes, verdictsCommitted,
+    },
     loadAverage: (await import("node:os")).loadavg().map(round2),
   });
   process.stdout.write(`  ${JSON.stringify(row)}\n`);

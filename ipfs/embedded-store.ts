@@ -23,7 +23,7 @@ import type { Logger } from "../node/lib/log.ts";
 import {
   ContentTooLargeError, GetAbortedError, GetTimeoutError, NonLoopbackAddressError,
 } from "./errors.ts";
-import { isLoopbackMultiaddr, loopbackConnectionGater } from "./loopback-gater.ts";
+import { ipOfMultiaddr, isLoopbackMultiaddr, loopbackConnectionGater } from "./loopback-gater.ts";
 import type { GetOptions, ModelStore, PutOptions } from "./model-store.ts";
 import {
   concatChunks, cumulativeDagSize, declaredFileSize, kuboImporterOptions, limitBytes, parseCid,
@@ -41,6 +41,12 @@ export interface EmbeddedStoreOptions {
   allowNonLoopback?: boolean;
   /** Extra outbound policy (e.g. only through the emulated 5G links' proxies). */
   allowDial?: (multiaddr: string) => boolean;
+  /**
+   * Listen on this IPv4 address instead of 127.0.0.1 (a network namespace's own address, node/netns);
+   * with `allowIp`, addresses it accepts are allowed besides loopback.
+   */
+  listenHost?: string;
+  allowIp?: (ip: string) => boolean;
   logger?: Logger;
 }
 
@@ -64,6 +70,8 @@ type HeliaNode = HeliaWithLibp2p<{ identify: Identify }>;
 export class EmbeddedStore implements ModelStore {
   private readonly fs: UnixFS;
   private stopped = false;
+  /** addresses allowed besides loopback (EmbeddedStoreOptions.allowIp) */
+  private allowIp?: (ip: string) => boolean;
 
   private constructor(
     readonly helia: HeliaNode,
@@ -86,7 +94,7 @@ export class EmbeddedStore implements ModelStore {
       await datastore.open();
       const log = opts.logger;
       const port = opts.listenPort ?? 0;
-      const host = opts.allowNonLoopback === true ? "0.0.0.0" : "127.0.0.1";
+      const host = opts.listenHost ?? (opts.allowNonLoopback === true ? "0.0.0.0" : "127.0.0.1");
       const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
         addresses: { listen: [`/ip4/${host}/tcp/${port}`] },
         transports: [tcp()],
@@ -99,6 +107,7 @@ export class EmbeddedStore implements ModelStore {
         connectionGater: loopbackConnectionGater({
           allowNonLoopback: opts.allowNonLoopback,
           allowDial: opts.allowDial,
+          allowIp: opts.allowIp,
           onDenied: (direction, ma) => log?.warn("ipfs.gater.denied", { direction, multiaddr: ma }),
         }),
       }), {
@@ -108,6 +117,7 @@ export class EmbeddedStore implements ModelStore {
       });
       await helia.start();
       const store = new EmbeddedStore(helia, repoDir, lockPath, log, opts.allowNonLoopback === true);
+      store.allowIp = opts.allowIp;
       log?.info("ipfs.started", { peerId: helia.libp2p.peerId.toString(), addrs: (await store.multiaddrs()).join(",") });
       return store;
     } catch (err) {
@@ -196,7 +206,8 @@ export class EmbeddedStore implements ModelStore {
 
   async dial(address: string, options: { timeoutMs?: number } = {}): Promise<void> {
     const ma = multiaddr(address);
-    if (!this.allowNonLoopback && !isLoopbackMultiaddr(ma)) {
+    const ip = ipOfMultiaddr(ma);
+    if (!this.allowNonLoopback && !isLoopbackMultiaddr(ma) && !(ip !== null && this.allowIp?.(ip) === true)) {
       throw new NonLoopbackAddressError(address);
     }
     const conn = await this.helia.libp2p.dial(ma, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });

@@ -23,8 +23,19 @@ export function isLoopbackIp(ip: string | undefined): boolean {
   return v4.startsWith("127.") || ip === "::1";
 }
 
+/** The IP literal a multiaddr starts with (ip4/ip6), or null. */
+export function ipOfMultiaddr(ma: Multiaddr): string | null {
+  const first = ma.getComponents()[0];
+  return first && (first.name === "ip4" || first.name === "ip6") ? first.value ?? null : null;
+}
+
 export interface LoopbackGaterOptions {
   allowNonLoopback?: boolean;
+  /**
+   * Besides loopback, addresses for which this returns true are allowed (e.g. the private subnet of
+   * the network namespaces a run created itself: node/netns).
+   */
+  allowIp?: (ip: string) => boolean;
   /** Extra outbound policy: a dial to a multiaddr for which this returns false is refused. */
   allowDial?: (multiaddr: string) => boolean;
   /** Called with each refused address (for logging). */
@@ -35,7 +46,9 @@ export function loopbackConnectionGater(opts: LoopbackGaterOptions = {}): Connec
   if (opts.allowNonLoopback === true && !opts.allowDial) return {};
   const deny = (direction: "dial" | "inbound" | "peer-store", ma: Multiaddr): boolean => {
     const policyOk = direction !== "dial" || !opts.allowDial || opts.allowDial(ma.toString());
-    if ((opts.allowNonLoopback === true || isLoopbackMultiaddr(ma)) && policyOk) return false;
+    const ip = ipOfMultiaddr(ma);
+    const hostOk = opts.allowNonLoopback === true || isLoopbackMultiaddr(ma) || (ip !== null && opts.allowIp?.(ip) === true);
+    if (hostOk && policyOk) return false;
     opts.onDenied?.(direction, ma.toString());
     return true;
   };

@@ -237,7 +237,18 @@ export class Agent {
       const models = this.models;
       const deadlineMs = Date.now() + (cfg.trainingDuration + cfg.verificationDuration) * 1000;
       const c = cid;
-      queue = queue.then(() => models.get(c, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs })
+      // A compressed update (node/compression) decodes only against the round's global model.
+      const withBase = async () => {
+        const spec = this.spec;
+        if (!spec?.compression) return {};
+        try {
+          const g = (await this.chain.round(Number(round))).globalModelCid;
+          return g ? { base: { cid: g.toString(), weights: await models.get(g, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs }) } } : {};
+        } catch {
+          return {}; // no base: the prefetch fails to decode and the verifier fetches it in VerifyCommit
+        }
+      };
+      queue = queue.then(async () => models.get(c, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs, ...(await withBase()) })
         .then(() => this.o.log.debug("prefetched", { round: Number(round), cid: c.toString() }))
         .catch(() => undefined)); // the verifier fetches (and judges) it again in VerifyCommit
     });

@@ -33,6 +33,10 @@ export interface AgentConfig {
   dataDir: string;
   ipfsApi?: string;
   ipfsPort: number;
+  /** listen (and announce) the embedded IPFS node on this IPv4 address instead of 127.0.0.1 (netns hosts) */
+  ipfsHost?: string;
+  /** IPv4 network (a.b.c.d/n) whose peers the embedded IPFS node may dial and accept besides loopback */
+  ipfsAllowNet?: string;
   ipfsPeers: string[];
   fetchTimeoutMs: number;
   attack?: string;
@@ -133,6 +137,8 @@ export function agentCommand(): Command {
     .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
     .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
     .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
+    .option("--ipfs-host <ipv4>", "listen the embedded IPFS node on this address of the host (e.g. a network namespace's own), not 127.0.0.1")
+    .option("--ipfs-allow-net <cidr>", "also dial and accept IPFS peers in this IPv4 network (e.g. the run's namespace bridge 10.201.7.0/24); nothing else outside loopback")
     .option("--ipfs-peer <multiaddr>", "an IPFS peer to dial at start (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--fetch-timeout <ms>", "give up fetching an update after this long (it is then rejected)", int("--fetch-timeout", 100), 20000)
     .option("--attack <kind>", `EXPERIMENTS ONLY: behave maliciously (${attackKinds.join("|")})`)
@@ -200,7 +206,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
     },
     privacyLedger: o.privacyLedger,
     secagg: o.secagg,
-    dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer,
+    dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer, ipfsHost: o.ipfsHost, ipfsAllowNet: o.ipfsAllowNet,
     fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, colludeDir: o.colludeDir, colluders: o.colluders, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
     linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name, deviceTier: o.deviceTier,

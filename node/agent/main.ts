@@ -38,7 +38,9 @@ async function openStore(cfg: AgentConfig, dataDir: string, log: Logger, allowDi
     return { store, announce: addrs.find((a: string) => a.includes("/127.0.0.1/")) ?? addrs[0] ?? "" };
   }
   const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
-  const store = await createEmbeddedStore({ repoDir: path.join(dataDir, "ipfs"), listenPort: cfg.ipfsPort, allowDial });
+  const { ipv4CidrMatcher } = await import("../netns/cidr.ts");
+  const allowIp = cfg.ipfsAllowNet ? ipv4CidrMatcher(cfg.ipfsAllowNet) : undefined;
+  const store = await createEmbeddedStore({ repoDir: path.join(dataDir, "ipfs"), listenPort: cfg.ipfsPort, allowDial, listenHost: cfg.ipfsHost, allowIp });
   const addrs = await store.multiaddrs();
   log.info("ipfs-ready", { peerId: await store.peerId(), addrs });
   return { store, announce: addrs[0] ?? "" };

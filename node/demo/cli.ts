@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { intArg, numArg } from "../lib/cli-args.ts";
 import { MAX_PEERS } from "../chain/connect.ts";
 import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
-import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, AnvilMissingError, CHAIN_KINDS, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
+import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, AnvilMissingError, CHAIN_KINDS, HOSTS_MODES, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
 
 function parseRule(value: string): RuleName {
   try { return parseRuleName(value); } catch (err) {
@@ -53,6 +53,7 @@ export function demoCommand(): Command {
     .option("--private", "private task mode: secure aggregation of masked updates (SecureAggregation side contract; docs/secure-aggregation.md)", false)
     .option("--task-param <field=value>", "any other TaskConfig field, repeatable (e.g. verifierCommitteeSize=3, admissionMode=1, bondWei=1000000000000000000)", parseTaskParam, {} as Record<string, number>)
     .addOption(new Option("--chain <node>", "local chain node: hardhat (Hardhat's EDR node) or anvil (Foundry's Anvil, optional npm package @foundry-rs/anvil-linux-amd64)").choices([...CHAIN_KINDS]).default("hardhat"))
+    .addOption(new Option("--hosts <mode>", "loopback: every process on 127.0.0.1; netns: each agent in its own Linux network namespace with its own address on a bridge the run creates (root; 5G rates shaped with tbf; torn down at exit)").choices([...HOSTS_MODES]).default("loopback"))
     .option("--port <n>", "preferred chain RPC port", int("--port", 1024, 65535), d.port)
     .option("--keep-running", "leave chain and agents running after the last round (Ctrl-C stops)", false)
     .option("--json <file>", "where to write the JSON summary", d.json)
@@ -82,7 +83,7 @@ export function parseDemoArgs(argv: string[]): ParsedDemoArgs {
     peers: o.peers, rounds: o.rounds, attackers: o.attackers, lateJoiners: o.lateJoiners, attack: o.attack, dataset: o.dataset, model: o.model,
     partition: o.partition, rule: o.rule, ruleParam: o.ruleParam, maxSamples: o.maxSamples, epochs: o.epochs,
     trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, dp: o.dp, dpBatch: o.dpBatch, linkMode: o.linkMode,
-    scenario: o.scenario, compression: o.compression, private: o.private, task: o.taskParam, chain: o.chain, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
+    scenario: o.scenario, compression: o.compression, private: o.private, task: o.taskParam, chain: o.chain, hosts: o.hosts, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
   };
   validateDemoOptions({ ...DEMO_DEFAULTS, ...options });
   return { help: false, options };
@@ -119,6 +120,10 @@ export async function main(argv: string[]): Promise<number> {
     handle = await runDemo({ ...parsed.options, signal: abort.signal });
   } catch (err) {
     if (err instanceof DemoAbortedError) return 130;
+    if ((err as Error)?.name === "NetnsUnavailableError") {
+      process.stderr.write(`peerfl demo --hosts netns: ${(err as Error).message}\n`);
+      return 2;
+    }
     if (err instanceof AnvilMissingError) {
       process.stderr.write(`peerfl demo: ${err.message}\n`);
       return 2;

@@ -31,6 +31,10 @@ import {
 export { formatTable, formatLinks, type RoundSummary, type RoundSource } from "./summary.ts";
 export { AgentDiedError, DemoAbortedError } from "./supervisor.ts";
 
+/** Where the demo's agents live (see DemoOptions.hosts). */
+export type HostsMode = "loopback" | "netns";
+export const HOSTS_MODES: readonly HostsMode[] = ["loopback", "netns"];
+
 /** The local chain node the demo runs on. */
 export type ChainKind = "hardhat" | "anvil";
 export const CHAIN_KINDS: readonly ChainKind[] = ["hardhat", "anvil"];
@@ -94,6 +98,12 @@ export interface DemoOptions {
   peerFundingWei?: bigint;
   /** aborting stops every process the demo started and rejects with DemoAbortedError */
   signal?: AbortSignal;
+  /**
+   * Where the agents live: "loopback" (default, all on 127.0.0.1) or "netns": each agent in its own
+   * Linux network namespace with its own address on a bridge the run creates; the chain node and the
+   * creator's IPFS node listen on the bridge (node/netns). Needs root; torn down when the demo ends.
+   */
+  hosts?: HostsMode;
   /** called on every poll while rounds run (tests use it to kill and restart agents mid-round) */
   onProgress?: (p: { round: number; phase: number; commits: number; verdicts: number; aggregates: number }, ctl: DemoControl) => void | Promise<void>;
 }
@@ -177,6 +187,8 @@ export interface DemoHandle {
   /** kills the chain node and starts it again on the same port (with keepRunning) */
   restartChain(o?: ChainRestartOptions): Promise<ChainRestart>;
   stop(): Promise<void>;
+  /** with hosts "netns": the run's bridge and namespaces (torn down by stop()) */
+  netns?: { runId: string; bridge: string; hostIp: string; subnet: string; peers: { ns: string; ip: string; hostVeth: string }[] };
 }
 
 type Say = (line: string) => void;
@@ -232,9 +244,9 @@ export function findAnvil(): string {
  * (Anvil's default: blocks in the same second share it), and the chain state kept in `stateFile`:
  * loaded at start when present, written every second and on SIGTERM, so a restart resumes the chain.
  */
-export function anvilArgs(port: number, stateFile: string): string[] {
+export function anvilArgs(port: number, stateFile: string, host = "127.0.0.1"): string[] {
   return [
-    "--host", "127.0.0.1", "--port", String(port), "--chain-id", String(DEV_CHAIN_ID),
+    "--host", host, "--port", String(port), "--chain-id", String(DEV_CHAIN_ID),
     "--mnemonic", HARDHAT_MNEMONIC, "--accounts", "20", "--balance", "10000",
     "--disable-code-size-limit", "--state", stateFile, "--state-interval", "1",
   ];
@@ -243,18 +255,18 @@ export function anvilArgs(port: number, stateFile: string): string[] {
 interface ChainNodeSpec { kind: ChainKind; label: string; logFile: string; start(): ManagedProcess }
 
 /** How to start (and start again) the demo's chain node on `port`. */
-function chainNodeSpec(kind: ChainKind, port: number, workDir: string): ChainNodeSpec {
+function chainNodeSpec(kind: ChainKind, port: number, workDir: string, host = "127.0.0.1"): ChainNodeSpec {
   if (kind === "anvil") {
     const bin = findAnvil();
     const logFile = path.join(workDir, "anvil.log");
     const stateFile = path.join(workDir, "anvil-state.json");
-    return { kind, label: "Anvil node", logFile, start: () => startProcess({ name: "anvil", cmd: bin, args: anvilArgs(port, stateFile), cwd: PROJECT_ROOT, logFile }) };
+    return { kind, label: "Anvil node", logFile, start: () => startProcess({ name: "anvil", cmd: bin, args: anvilArgs(port, stateFile, host), cwd: PROJECT_ROOT, logFile }) };
   }
   const logFile = path.join(workDir, "hardhat-node.log");
   return {
     kind, label: "Hardhat node", logFile,
     start: () => startProcess({
-      name: "hardhat-node", cmd: "npx", args: ["hardhat", "node", "--hostname", "127.0.0.1", "--port", String(port)],
+      name: "hardhat-node", cmd: "npx", args: ["hardhat", "node", "--hostname", host, "--port", String(port)],
       cwd: PROJECT_ROOT, logFile, env: { HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
     }),
   };
@@ -275,6 +287,11 @@ async function rpcCall<T>(rpcUrl: string, method: string, params: unknown[] = []
 export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoHandle> {
   const o: DemoOptions = { ...DEMO_DEFAULTS, ...partial };
   validateDemoOptions(o);
+  const hosts: HostsMode = o.hosts ?? "loopback";
+  if (!HOSTS_MODES.includes(hosts)) throw new RangeError(`--hosts must be one of ${HOSTS_MODES.join(", ")}, got ${String(hosts)}`);
+  if (hosts === "netns" && (o.linkMode || o.scenario)) {
+    throw new RangeError("--hosts netns shapes each namespace's link with the kernel (tbf); it does not combine with --link-mode / --scenario (the user-space link emulation)");
+  }
   const chainKind: ChainKind = o.chain ?? "hardhat";
   if (!CHAIN_KINDS.includes(chainKind)) throw new RangeError(`--chain must be one of ${CHAIN_KINDS.join(", ")}, got ${String(chainKind)}`);
   if (chainKind === "anvil") findAnvil(); // AnvilMissingError, before anything starts
@@ -289,6 +306,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
   let bar: cliProgress.SingleBar | undefined;
   let stopping: Promise<void> | undefined;
   const stopPolling = new AbortController(); // ends polls that lost a race against a failure
+  let netns: import("../netns/topology.ts").NetnsTopology | undefined;
   const stop = (): Promise<void> => (stopping ??= (async () => {
     supervisor.close();
     stopPolling.abort();
@@ -296,6 +314,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     await Promise.all(agents.map((a) => a.stop(4000)));
     await Promise.all(processes.map((p) => p.stop(3000)));
     await creator?.stop().catch(() => undefined);
+    netns?.teardown();
   })());
   const onAbort = () => supervisor.fail(new DemoAbortedError(String(o.signal?.reason instanceof Error ? o.signal.reason.message : o.signal?.reason ?? "aborted")));
   if (o.signal?.aborted) onAbort();
@@ -307,9 +326,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     supervisor.check();
     // 1. chain
     const port = await freePort(o.port);
-    const rpcUrl = `http://127.0.0.1:${port}`;
+    if (hosts === "netns") {
+      // NetnsUnavailableError (not root, no iproute2, ...) stops the demo here, with the reason.
+      const { createNetnsTopology } = await import("../netns/topology.ts");
+      netns = createNetnsTopology({ peers: o.peers, log: say });
+    }
+    const host = netns?.hostIp ?? "127.0.0.1";
+    const rpcUrl = `http://${host}:${port}`;
     say(`peerfl demo: ${o.peers} peers (${o.attackers} ${o.attack} attacker${o.attackers === 1 ? "" : "s"}), ${o.rounds} rounds, ${o.dataset}/${o.model}/${o.partition}; work dir ${path.relative(process.cwd(), workDir)}`);
-    const node = chainNodeSpec(chainKind, port, workDir);
+    const node = chainNodeSpec(chainKind, port, workDir, host);
     const startChain = (): ManagedProcess => {
       const p = node.start();
       processes.push(p);
@@ -324,7 +349,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
 
     // 2. the task creator's IPFS node holds the model spec and the initial weights
     const { createEmbeddedStore } = await import("../../ipfs/embedded-store.ts");
-    creator = await guard(createEmbeddedStore({ repoDir: path.join(workDir, "creator-ipfs"), listenPort: 0 }));
+    creator = await guard(createEmbeddedStore({ repoDir: path.join(workDir, "creator-ipfs"), listenPort: 0, ...(netns ? { listenHost: netns.hostIp, allowIp: netns.contains } : {}) }));
     const creatorAddrs = await creator.multiaddrs();
     const { initBackend } = await import("../ml/backend.ts");
     const { modelSpecFor, createModel } = await import("../ml/models.ts");
@@ -433,12 +458,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       if (o.scenario) a.push("--scenario", path.resolve(o.scenario));
       if (privacyLedger) a.push("--privacy-ledger", privacyLedger.address, ...(o.dp === "example" ? ["--dp", "example"] : []));
       if (secaggAddress) a.push("--secagg", secaggAddress);
+      if (netns) a.push("--ipfs-host", netns.peers[i].ip, "--ipfs-allow-net", netns.subnet);
       return a;
     };
     const startAgent = (i: number): ManagedProcess => {
       const logFile = path.join(workDir, `${names[i]}.log`);
       const p = startProcess({
-        name: names[i], cmd: process.execPath, args: agentArgs(i), cwd: PROJECT_ROOT, logFile,
+        name: names[i], cwd: PROJECT_ROOT, logFile,
+        // netns: `ip netns exec` execs node inside the peer's namespace (same pid, same process group).
+        ...(netns ? { cmd: "ip", args: [...netns.execPrefix(i).slice(1), process.execPath, ...agentArgs(i)] } : { cmd: process.execPath, args: agentArgs(i) }),
         // A key given to the demo's parent must not leak into the dev-account agents.
         env: { PEERFL_PRIVATE_KEY: undefined },
         onLine: (line) => {
@@ -572,7 +600,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     if (!o.keepRunning) await stop();
     // With keepRunning the demo no longer watches: the caller owns the processes until stop().
     else supervisor.close();
-    return { rpcUrl, contractAddress, workDir, creatorMultiaddrs: creatorAddrs, result, agents, startAgent, restartChain, stop };
+    return {
+      rpcUrl, contractAddress, workDir, creatorMultiaddrs: creatorAddrs, result, agents, startAgent, restartChain, stop,
+      ...(netns ? { netns: { runId: netns.runId, bridge: netns.bridge, hostIp: netns.hostIp, subnet: netns.subnet, peers: netns.peers.map(({ ns, ip, hostVeth }) => ({ ns, ip, hostVeth })) } } : {}),
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -71,7 +71,28 @@ export interface HierarchyOptions {
   /** idle time between rounds for the devices' cooling/charging, s (default 30) */
   idleSeconds?: number;
   backend?: BackendPreference;
+  /**
+   * Learners to reuse (one per peer, made by createHierarchyLearners with the same data settings):
+   * a learner trains from the global model it is given with a fresh optimizer and a per-round seed,
+   * so runs that share them are independent. They are not disposed.
+   */
+  learners?: Learner[];
   onRound?: (r: HierarchyRound) => void;
+}
+
+/** The peers' learners for a scenario of `numPeers` (the agents' learner, seeds as the simulator's). */
+export async function createHierarchyLearners(o: Pick<HierarchyOptions, "dataset" | "model" | "partition" | "seed" | "maxSamplesPerPeer" | "localEpochs" | "batchSize" | "learningRate" | "optimizer" | "backend">, numPeers: number): Promise<Learner[]> {
+  await initBackend(o.backend ?? "wasm");
+  const spec = modelSpecFor(o.model);
+  const learners: Learner[] = [];
+  for (let p = 0; p < numPeers; p++) {
+    learners.push(await createLearner({
+      dataset: o.dataset, partition: o.partition, partitionSeed: o.seed, peers: numPeers, peerIndex: p, maxSamples: o.maxSamplesPerPeer,
+      epochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer ?? "sgd",
+      backend: o.backend ?? "wasm", spec, seed: learnerSeed(p), log: silent,
+    }));
+  }
+  return learners;
 }
 
 export interface HierarchyRound {
@@ -126,18 +147,14 @@ export async function simulateHierarchy(o: HierarchyOptions): Promise<HierarchyR
     : testFull;
   const devices = Array.from({ length: n }, (_, i) => new DeviceSession(o.devices[i] ?? { tier: "mid-phone", charging: true }));
   const residuals: (Float32Array | null)[] = new Array(n).fill(null);
-  const learners: Learner[] = [];
+  const ownLearners = !o.learners;
+  if (o.learners && o.learners.length !== n) throw new RangeError(`${o.learners.length} learners given for ${n} peers`);
+  const learners: Learner[] = o.learners ? [...o.learners] : [];
   const evalModel = createModel(spec, 0);
   const rounds: HierarchyRound[] = [];
   let clock = 0;
   try {
-    for (let p = 0; p < n; p++) {
-      learners.push(await createLearner({
-        dataset: o.dataset, partition: o.partition, partitionSeed: o.seed, peers: n, peerIndex: p, maxSamples: o.maxSamplesPerPeer,
-        epochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer ?? "sgd",
-        backend: o.backend ?? "wasm", spec, seed: learnerSeed(p), log: silent,
-      }));
-    }
+    if (ownLearners) learners.push(...await createHierarchyLearners(o, n));
     let global = flattenWeights(initialWeights(spec, deriveSeed(o.seed, 0x1417)));
     let globalCid = (await updateCid(encodeUpdate(global, spec))).toString();
     let previousGlobal: Float32Array | null = null;
@@ -248,7 +265,7 @@ export async function simulateHierarchy(o: HierarchyOptions): Promise<HierarchyR
     return { rounds, parameters: global.length, float32UpdateBytes };
   } finally {
     evalModel.dispose();
-    for (const l of learners) l.dispose();
+    if (ownLearners) for (const l of learners) l.dispose();
   }
 
   /** The update's bytes in the task's format, its CID and what a verifier decodes from them. */

@@ -73,3 +73,39 @@ describe("links: D2D clusters", () => {
     expect(() => formClusters(s, { seed: "0xfeed", energy: [2, 1, 1] })).to.throw(RangeError, /energy\[0\]/);
   });
 });
+
+describe("sim: hierarchical rounds over the clusters (node/sim/hierarchy.ts)", function () {
+  this.timeout(300_000);
+  // peers 0-2 within sidelink range of each other, peer 3 alone; peer 4 too low on battery to train
+  const s = parseScenario({ peers: [{ x: 60, y: 0 }, { x: 90, y: 30 }, { x: 70, y: -30 }, { x: -150, y: 100 }, { x: 80, y: 10 }] });
+  const devices = [{ tier: "edge-box" }, { tier: "mid-phone" }, { tier: "iot-board" }, { tier: "flagship-phone" }, { tier: "mid-phone", batteryPercent: 5 }];
+  const run = async (mode: "flat" | "clustered", compression: "none" | "q8") => {
+    const { simulateHierarchy } = await import("../../node/sim/hierarchy.ts");
+    return simulateHierarchy({
+      mode, compression, scenario: s, devices, dataset: "mnist", model: "mlp", rounds: 1, partition: { kind: "iid" },
+      localEpochs: 1, batchSize: 32, learningRate: 0.003, optimizer: "adam", rule: "centered-clipping", ruleParam: 0, seed: 3,
+      maxSamplesPerPeer: 60, testSamples: 200,
+    });
+  };
+  it("clustered: members' updates go over the sidelink, one cluster aggregate and the lone peer's update over Uu", async () => {
+    const flat = (await run("flat", "none")).rounds[0];
+    const clustered = await run("clustered", "none");
+    const r = clustered.rounds[0];
+    const size = clustered.float32UpdateBytes;
+    expect(flat.skipped).to.deep.equal([{ peer: 4, reason: "battery-low" }]);
+    expect(flat.uplinkBytes).to.equal(4 * size);
+    expect(flat.sidelinkBytes).to.equal(0);
+    expect(r.clusters).to.have.length(1);
+    expect([...r.clusters[0].members].sort()).to.deep.equal([0, 1, 2]);
+    expect(r.unclustered).to.deep.equal([3]);
+    expect(r.uplinkBytes).to.equal(2 * size);
+    expect(r.sidelinkBytes).to.equal(2 * size);
+    expect(r.energy.map((e) => e.tier).sort()).to.deep.equal(["edge-box", "flagship-phone", "iot-board", "mid-phone"]);
+    expect(r.accuracy).to.be.greaterThan(0.3);
+  });
+  it("q8 sends compressed updates and aggregates, decoded by the protocol's decodeUpdate", async () => {
+    const r = (await run("clustered", "q8"));
+    expect(r.rounds[0].updateBytes).to.be.below(r.float32UpdateBytes / 3.5);
+    expect(r.rounds[0].uplinkBytes).to.be.below((2 * r.float32UpdateBytes) / 3.5);
+  });
+});

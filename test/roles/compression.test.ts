@@ -10,6 +10,8 @@ import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract }
 import hre from "hardhat";
 import { CID } from "multiformats/cid";
 import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
+import { auditRound } from "../../explorer/audit.ts";
+import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
 import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
 import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
@@ -27,7 +29,10 @@ import { encodeUpdate } from "../../node/protocol/index.ts";
 import type { RoleContext, TrainerState } from "../../node/roles/context.ts";
 import { modelFetcher } from "../../node/roles/models.ts";
 import { runTrainer } from "../../node/roles/trainer.ts";
-import { computeVerdict } from "../../node/roles/verifier.ts";
+import { computeVerdict, revealVerifier, runVerifier } from "../../node/roles/verifier.ts";
+import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
+import { RevealStore } from "../../node/roles/reveals.ts";
+import { Phase } from "../../node/protocol/ids.ts";
 
 const spec: ModelSpec = { ...modelSpecFor("mlp"), compression: parseCompressionSpec({ format: "q8", tiers: { "iot-board": "q4" } }) };
 const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
@@ -83,7 +88,7 @@ describe("roles: compressed updates and device profiles (in-process chain)", fun
       const signer = new NonceManager(new Wallet(hardhatAccount(i + 1).privateKey, provider));
       const conn: TaskConnection = { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
       const chain = taskChain(conn, log);
-      await chain.registerPeer(["trainer", "verifier"], `/ip4/127.0.0.1/tcp/${4101 + i}`, "0x" + String(i + 1).padStart(64, "0"));
+      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4101 + i}`, "0x" + String(i + 1).padStart(64, "0"));
       chains.push(chain);
     }
     await (await contract.getFunction("startTask")()).wait();
@@ -131,5 +136,30 @@ describe("roles: compressed updates and device profiles (in-process chain)", fun
     expect(reasons[0]).to.match(/^2:bad-encoding:.*not against this round's global model/);
     expect(reasons[1]).to.match(/^3:bad-encoding:.*format none is not one the task allows/);
     expect(reasons[2]).to.match(/^4:bad-encoding:.*truncated/);
+  });
+
+  it("the round finalizes on the decoded updates, and the audit reproduces it from chain + content alone", async () => {
+    // training stays open for the trainer that skipped: close it by its deadline
+    await provider.send("evm_increaseTime", [700]);
+    await provider.send("evm_mine", []);
+    await chains[0].advancePhase(1);
+    await chains[0].selectCommittees(1);
+    const pending = new RevealStore();
+    for (let i = 0; i < 6; i++) await runVerifier(await ctxFor(i), await chains[i].round(1), 5000, pending);
+    for (let i = 0; i < 6; i++) await revealVerifier(await ctxFor(i), await chains[i].round(1), 5000, pending);
+    expect((await chains[0].round(1)).phase).to.equal(Phase.AggregateCommit);
+    const cids = [];
+    for (let i = 0; i < 6; i++) cids.push(await runAggregator(await ctxFor(i), await chains[i].round(1), 5000, pending));
+    expect(new Set(cids).size).to.equal(1);
+    for (let i = 0; i < 6; i++) await revealAggregator(await ctxFor(i), await chains[i].round(1), 5000, pending);
+    const round = await chains[0].round(1);
+    expect(round.phase).to.equal(Phase.Finalized);
+    const io = auditIO(contractAuditChain(String(contract.target), contract.interface, provider), (cid) => store.get(cid, { timeoutMs: 1000 }));
+    const audit = await auditRound(1, io);
+    expect(audit.differences).to.deep.equal([]);
+    expect(audit.ok).to.equal(true);
+    expect(audit.globalCidRecomputed).to.equal(round.finalCid?.toString());
+    expect(audit.commits.map((c) => c.acceptedRecomputed)).to.deep.equal([true, true, false, false, false]);
+    expect(audit.commits[2].problem).to.match(/not against this round's global model/);
   });
 });

@@ -14,6 +14,7 @@ import { CID } from "multiformats/cid";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
+import type { ModelStore } from "../../ipfs/model-store.ts";
 import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
 import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
@@ -73,11 +74,12 @@ describe("private mode: the roles on an in-process chain", function () {
     const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
     return { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
   };
-  const ctxFor = (i: number, task: Awaited<ReturnType<TaskChain["taskConfig"]>>): RoleContext => {
-    const learner = fakeLearner(i, i === DROPS_BEFORE_COMMIT);
+  const ctxFor = (i: number, task: Awaited<ReturnType<TaskChain["taskConfig"]>>, o: { drop?: boolean; peerStore?: ModelStore } = {}): RoleContext => {
+    const learner = fakeLearner(i, o.drop ?? i === DROPS_BEFORE_COMMIT);
+    const st = o.peerStore ?? store;
     return {
-      chain: chains[i], store, log, task, spec, dataIndex: i, numPeers: PEERS, secagg: saCtx[i],
-      models: modelFetcher({ store, spec, log }), learner: async () => learner, now: () => Date.now() / 1000,
+      chain: chains[i], store: st, log, task, spec, dataIndex: i, numPeers: PEERS, secagg: saCtx[i],
+      models: modelFetcher({ store: st, spec, log }), learner: async () => learner, now: () => Date.now() / 1000,
     };
   };
 
@@ -186,5 +188,46 @@ describe("private mode: the roles on an in-process chain", function () {
     expect(audit.globalCidRecomputed).to.equal(cids[0]);
     expect(audit.private.secrets.find((s) => s.owner === DROPS_BEFORE_COMMIT)?.secret).to.equal("ephemeral");
     expect(audit.private.secrets.find((s) => s.owner === VANISHES_AFTER_COMMIT)?.secret).to.equal("self");
+  });
+
+  it("a peer that commits a malformed masked update makes the round fail, named, instead of unmasking a wrong sum", async () => {
+    const task = await chains[0].taskConfig();
+    let round = await chains[0].round(2);
+    expect(round.phase).to.equal(Phase.Training);
+    // Peer 5 masks honestly, then publishes its masked update with one header byte changed.
+    const cheatStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "put") return async (b: Uint8Array, o?: unknown) => {
+          const isMasked = new TextDecoder().decode(b.subarray(0, 4)) === "PFSM";
+          const out = isMasked ? Uint8Array.from(b) : b;
+          if (isMasked) out[5] = 1;
+          return target.put(out, o as never);
+        };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }) as unknown as ModelStore;
+    const outcomes = await Promise.allSettled(Array.from({ length: PEERS }, (_, i) =>
+      runPrivateTrainer(ctxFor(i, task, { drop: false, peerStore: i === 5 ? cheatStore : undefined }), round, { dpRoundsSpent: 0, budgetExhaustedLogged: false })));
+    expect(outcomes.every((o) => o.status === "fulfilled")).to.equal(true);
+    round = await chains[0].round(2);
+    expect(round.phase, "every trainer committed: training closed early").to.equal(Phase.VerifyCommit);
+    for (let i = 0; i < PEERS; i++) await revealPrivateShares(ctxFor(i, task), round, 5000);
+    await chains[0].selectCommittees(2);
+    const pending = new RevealStore();
+    // The verifiers cannot unmask (the budget ends quickly: a short verify window for this check).
+    const short = { ...round, phaseDeadline: Math.floor(Date.now() / 1000) + 8 };
+    for (let i = 0; i < PEERS; i++) expect(await runVerifier(ctxFor(i, task), short, 2000, pending)).to.equal(0n);
+    const audit = await auditRound(2, { ...auditIO(contractAuditChain(await contract.getAddress(), contract.interface, provider), (cid) => store.get(cid)), secagg: contractPrivateAudit(secaggAddress, await contract.getAddress(), contract.interface, provider) });
+    expect(audit.ok).to.equal(false); // not finalized, and nothing to reproduce
+    round = await chains[0].round(2);
+    for (let i = 0; i < PEERS; i++) await revealVerifier(ctxFor(i, task), round, 5000, pending);
+    round = await chains[0].round(2);
+    expect(round.phase, "nothing accepted: the round failed").to.equal(Phase.Failed);
+    // The transcript names the culprit.
+    const { collectTranscript, unmaskTranscript } = await import("../../node/secagg/transcript.ts");
+    const { transcriptSource } = await import("../../node/secagg/roles.ts");
+    const t = await collectTranscript(transcriptSource(ctxFor(0, task), 2000), 2);
+    expect(() => unmaskTranscript(t, config)).to.throw(/by peer 5: masked update .*flags byte is 1/);
   });
 });
