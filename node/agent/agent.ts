@@ -67,6 +67,13 @@ export interface AgentOptions {
   secagg?: SecAggRoleContext;
 }
 
+/** Where this process's memory is, MB: resident, V8 heap in use, and outside the heap (buffers, wasm). */
+function memoryMb(): { rssMb: number; heapMb: number; externalMb: number; arrayBuffersMb: number } {
+  const m = process.memoryUsage();
+  const mb = (x: number) => Math.round(x / 1048576);
+  return { rssMb: mb(m.rss), heapMb: mb(m.heapUsed), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+}
+
 /** This peer may not join the task (not admitted, banned). Not retried: the agent exits with the reason. */
 export class AdmissionError extends Error {
   override name = "AdmissionError";
@@ -138,7 +145,8 @@ export class Agent {
     // With pushed events, a node restart drops the subscription: a reconnection triggers the check
     // at once, and the periodic one can be rare. Polling: every 10 s.
     const reconnected = this.chain.eventReconnects !== this.reconnectsSeen;
-    const every = this.chain.eventsLive ? 60_000 : 10_000;
+    // While waiting for a redeploy after a reset, look often.
+    const every = this.missingCodeSince ? 3_000 : this.chain.eventsLive ? 60_000 : 10_000;
     if (this.identity && !reconnected && now - this.identityCheckedAt < every) return false;
     this.reconnectsSeen = this.chain.eventReconnects;
     this.identityCheckedAt = now;
@@ -355,7 +363,7 @@ export class Agent {
     for (const [m, n] of Object.entries(now.byMethod)) if (n - (start.byMethod[m] ?? 0) > 0) byMethod[m] = n - (start.byMethod[m] ?? 0);
     this.o.log.info("rpc-round", {
       round: start.round, calls: now.calls - start.calls, httpRequests: now.httpRequests - start.httpRequests, eventsLive: this.chain.eventsLive, byMethod,
-      modelBytesFetched: Math.max(0, now.fetchedBytes - start.fetchedBytes), rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+      modelBytesFetched: Math.max(0, now.fetchedBytes - start.fetchedBytes), ...memoryMb(),
     });
   }
 

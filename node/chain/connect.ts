@@ -2,7 +2,7 @@ import { readFileSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
 import {
   Contract, HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, type FeeData, type InterfaceAbi, type JsonRpcPayload, type JsonRpcResult,
-  type Signer, type TransactionRequest, type TransactionResponse,
+  Transaction, type Signer, type TransactionRequest, type TransactionResponse, type TransactionResponseParams,
 } from "ethers";
 
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
@@ -69,9 +69,10 @@ export class CountingJsonRpcProvider extends JsonRpcProvider {
   private fees?: { at: number; data: Promise<FeeData> };
 
   /**
-   * Fee data (3 calls: latest block, gas price, priority fee) is reused for FEE_DATA_TTL_MS: a
-   * transaction priced a few seconds ago is still mined on a chain whose base fee did not double
-   * since, and one that is not gets resent with higher fees (chain/tx.ts).
+   * Fee data (3 calls: latest block, gas price, priority fee) is reused for FEE_DATA_TTL_MS (a
+   * minute): ethers prices maxFeePerGas at twice the base fee, which a base fee rising 12.5 % per
+   * full block takes 6 full blocks in a row to outgrow; a transaction that is not mined anyway is
+   * resent with higher fees (chain/tx.ts).
    */
   override getFeeData(): Promise<FeeData> {
     if (this.fees && Date.now() - this.fees.at < FEE_DATA_TTL_MS) return this.fees.data;
@@ -82,13 +83,35 @@ export class CountingJsonRpcProvider extends JsonRpcProvider {
     return data;
   }
 
+  private lastBlockNumber?: number;
+
+  override async getBlockNumber(): Promise<number> {
+    const n = await super.getBlockNumber();
+    this.lastBlockNumber = n;
+    return n;
+  }
+
+  /**
+   * ethers asks the node for the block number on every broadcast, only as the block from which
+   * TransactionResponse.wait() would look for a replacement; the last block number this provider
+   * saw serves that purpose (peerfl waits for receipts itself: chain/tx.ts).
+   */
+  override async broadcastTransaction(signedTx: string): Promise<TransactionResponse> {
+    const network = await this.getNetwork();
+    const hash = String(await this._perform({ method: "broadcastTransaction", signedTransaction: signedTx }));
+    const tx = Transaction.from(signedTx);
+    if (tx.hash !== hash) throw new Error(`the node returned hash ${hash} for transaction ${tx.hash}`);
+    const from = this.lastBlockNumber ?? (await this.getBlockNumber());
+    return this._wrapTransactionResponse(tx as unknown as TransactionResponseParams, network).replaceableTransaction(from);
+  }
+
   /** Totals since this provider was made (callers diff two readings for a period). */
   rpcStats(): { calls: number; httpRequests: number; byMethod: Record<string, number> } {
     return { calls: this.calls, httpRequests: this.httpRequests, byMethod: { ...this.byMethod } };
   }
 }
 
-const FEE_DATA_TTL_MS = 15_000;
+const FEE_DATA_TTL_MS = 60_000;
 
 /**
  * ethers' NonceManager lets the wallet fill in a nonce from the node (eth_getTransactionCount), then

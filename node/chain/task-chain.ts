@@ -331,7 +331,7 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   const memo = new Map<string, unknown>();
   let memoAt = 0;
   const memoKey = (name: string, args: readonly unknown[]) => `${name}(${args.map((a) => String(a).toLowerCase()).join(",")})`;
-  const dropMemo = () => { memo.clear(); memoAt = 0; };
+  const dropMemo = () => { memo.clear(); memoAt = 0; primedBlock = 0; };
   const memoized = new Proxy(contract, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
@@ -355,12 +355,17 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
       return { name: null, args: [], log };
     }
   };
+  // Block number the last prime() read at: an event mined in an earlier block is already in that
+  // snapshot, so it neither wakes the agent again nor voids the snapshot. (Strictly earlier: an
+  // eth_call may run at "latest" or at the pending block, depending on the node.)
+  let primedBlock = 0;
   const dispatch = (raw: StreamLog) => {
-    dropMemo();
+    const seen = raw.blockNumber > 0 && raw.blockNumber < primedBlock && memoAt !== 0;
+    if (!seen) dropMemo();
     const e = decode(raw);
     if (e.name && PEER_LIST_EVENTS.has(e.name)) peersCache = undefined;
     for (const l of listeners) { try { l(e); } catch (err) { log.debug("event-listener-failed", { reason: (err as Error).message }); } }
-    if (e.name === null || waking.has(e.name)) wakeAll();
+    if (!seen && (e.name === null || waking.has(e.name))) wakeAll();
   };
   let reconnects = 0;
   // Pushed events when the node serves WebSocket on its RPC URL; polling (eth_getLogs) otherwise.
@@ -439,12 +444,15 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
           { name: "getAggregate", args: [round, account] }, { name: "getCommittees", args: [round] },
           { name: "isVerifier", args: [round, account] }, { name: "isAggregator", args: [round, account] },
         );
+        // Verifiers and aggregators read the previous round's global model as the rule's reference.
+        if (round > 1) calls.push({ name: "getRound", args: [round - 1] });
       }
       const startedAt = Date.now();
       wakePending = false; // what happened so far is in this snapshot; later events set it again
       const r = await multicall(provider, contractAddress, contract.interface, calls).catch(() => null);
       if (!r) return false;
       dropMemo();
+      primedBlock = r.blockNumber;
       r.results.forEach((res, i) => {
         if (!res) return;
         // ethers returns a lone output as the value itself, several as the Result.

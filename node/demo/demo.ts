@@ -292,6 +292,12 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
   if (hosts === "netns" && (o.linkMode || o.scenario)) {
     throw new RangeError("--hosts netns shapes each namespace's link with the kernel (tbf); it does not combine with --link-mode / --scenario (the user-space link emulation)");
   }
+  if (hosts === "netns") {
+    // Before anything is started or written: say at once why namespaces cannot be made here.
+    const { checkNetnsSupport, NetnsUnavailableError } = await import("../netns/topology.ts");
+    const why = checkNetnsSupport();
+    if (why) throw new NetnsUnavailableError(why);
+  }
   const chainKind: ChainKind = o.chain ?? "hardhat";
   if (!CHAIN_KINDS.includes(chainKind)) throw new RangeError(`--chain must be one of ${CHAIN_KINDS.join(", ")}, got ${String(chainKind)}`);
   if (chainKind === "anvil") findAnvil(); // AnvilMissingError, before anything starts
@@ -593,7 +599,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       // The cluster view of the same scenario (node/links/clusters.ts); the agents still aggregate flat.
       const { formClusters, formatClusters } = await import("../links/clusters.ts");
       const { loadScenario } = await import("../links/scenario.ts");
-      const clustering = formClusters(await loadScenario(path.resolve(o.scenario)), { seed: result.contractAddress });
+      const scen = await loadScenario(path.resolve(o.scenario));
+      const clustering = formClusters(scen, { seed: result.contractAddress, active: scen.peers.map((_, i) => i < o.peers) });
       say("\n" + formatClusters(clustering, "D2D clusters the radio model forms (seed: task address; aggregation in the agents stays flat, see docs/d2d-clusters.md):"));
     }
     if (o.json) say(`\nwrote ${o.json}`);

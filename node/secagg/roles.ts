@@ -16,9 +16,10 @@ import { CID } from "multiformats/cid";
 import type { RoundState } from "../chain/task-chain.ts";
 import { TxRevertedError } from "../chain/tx.ts";
 import { parameterCount } from "../ml/codec.ts";
-import { cumulativeEpsilonMilli } from "../privacy/config.ts";
+import { cumulativeEpsilonMilli, maxCommitsWithinBudget } from "../privacy/config.ts";
 import { maskHas } from "../protocol/codecs.ts";
 import { localUpdate } from "../protocol/local-update.ts";
+import { secureGaussianSource } from "../privacy/gaussian.ts";
 import type { Rejection, RoundVerdict } from "../protocol/verdict.ts";
 import type { RoleContext, TrainerState } from "../roles/context.ts";
 import type { PendingAggregate } from "../roles/reveals.ts";
@@ -105,6 +106,12 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
   const sa = ctx.secagg!;
   const { log } = ctx;
   const r = round.round;
+  // The task's peer-level DP budget binds here as in a plain round (node/roles/trainer.ts).
+  if (ctx.task.dp && state.dpRoundsSpent + 1 > maxCommitsWithinBudget(ctx.task.dp)) {
+    if (!state.budgetExhaustedLogged) log.warn("privacy-budget-exhausted", { round: r, spentRounds: state.dpRoundsSpent, budget: ctx.task.dp.epsilonBudget });
+    state.budgetExhaustedLogged = true;
+    return true;
+  }
   const rc = roundCtx(ctx, r);
   const key = `${rc.task}:${r}`;
   const reg = await registry(ctx);
@@ -138,8 +145,11 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
   if (!round.globalModelCid) throw new Error(`round ${r} has no global model CID`);
   const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
   const learner = await ctx.learner();
-  // No local DP noise in private mode: the distributed noise below is added in the integer domain.
-  const update = await localUpdate(global, learner, { round: r, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack, privacy: null });
+  // The task's peer-level DP (local clip + Gaussian noise), if it has one, applies as in a plain round:
+  // masking hides the update, it does not replace its noise (distributed DP is not built yet).
+  const dp = ctx.task.dp;
+  const privacy = dp ? { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noise: secureGaussianSource() } : null;
+  const update = await localUpdate(global, learner, { round: r, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack, privacy });
 
   // The masks depend on which neighbours posted setup: wait until that set is final.
   const ring = neighboursOf(self.index, rs.population, sa.config.neighbours);
@@ -165,6 +175,7 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
       log.warn("secagg-shares-unusable", { round: r, owner: p.index, reason: (err as Error).message });
     }
   }));
+  if (update.dp) state.dpRoundsSpent++;
   const q = quantize(weightedDelta(update.weights, global, update.samples), sa.config);
   const masked = maskUpdate(rc, self, secrets, q.values, posted);
   const cid = CID.parse(await ctx.store.put(encodeMaskedUpdate({ task: rc.task, round: r, ownerIndex: self.index, words: masked }), { pin: true }));
@@ -247,7 +258,7 @@ export async function unmaskWhenPossible(ctx: RoleContext, round: number, fetchT
     } catch (err) {
       if (!(err instanceof UnmaskError) || Date.now() > deadlineMs - 1500) throw err;
       ctx.log.debug("secagg-waiting-for-reveals", { round, reason: err.message });
-      await sleep(1000);
+      await sleep(1500);
     }
   }
 }
