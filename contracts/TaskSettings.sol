@@ -9,8 +9,8 @@ import {CidCodec} from "./lib/CidCodec.sol";
 /// (their kinds packed beside the other small fields), the durations and committee parameters in
 /// one slot, and the fields `commitUpdate` reads (minTrainers, maxSamplesPerPeer) in one slot.
 abstract contract TaskSettings is IFederatedTask {
-    /// @dev Highest robust-rule id (5 = centered clipping).
-    uint8 internal constant MAX_ROBUST_RULE = 6; // node/protocol/ids.ts: 0 fedavg .. 5 centered clipping, 6 FLAME
+    /// @dev Highest robust-rule id (7 = validation vote).
+    uint8 internal constant MAX_ROBUST_RULE = 7; // node/protocol/ids.ts: 0 fedavg .. 5 centered clipping, 6 FLAME, 7 validation vote
     /// @notice {TaskConfig-admissionMode}: the initiator admits addresses ({admit}).
     uint8 public constant ADMISSION_ALLOW_LIST = 0;
     /// @notice {TaskConfig-admissionMode}: anyone may join by posting `bondWei` of ETH.

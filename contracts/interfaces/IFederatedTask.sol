@@ -14,8 +14,8 @@ interface IFederatedTask {
 
     /// @notice Robust rule applied by verifiers (and aggregators) to a round's updates.
     /// 0 none (FedAvg of all), 1 Krum, 2 Multi-Krum, 3 coordinate-wise median,
-    /// 4 trimmed mean, 5 centered clipping, 6 FLAME. `ruleParam` is Krum's f, the trim count, or the
-    /// clipping radius in milli-units, depending on the rule.
+    /// 4 trimmed mean, 5 centered clipping, 6 FLAME, 7 validation vote. `ruleParam` is Krum's f, the trim count, the
+    /// clipping radius in milli-units, or the validation vote threshold in thousandths, depending on the rule.
     struct TaskConfig {
         bytes modelSpecCid;          // CID of the JSON model spec (architecture, layer shapes)
         bytes initialModelCid;       // CID of round 1's global weights (canonical codec bytes)

@@ -37,7 +37,7 @@ export const RULE_ID_BY_NAME = {
   "trimmed-mean": 4,
   "centered-clipping": 5,
   flame: 6,
-  // Needs FederatedTask's MAX_ROBUST_RULE raised to 7 before a task can store it on chain.
+  // FederatedTask accepts ids up to 7 (TaskSettings.MAX_ROBUST_RULE).
   "validation-vote": 7,
 } as const satisfies Record<RuleUnitName, number>;
 export type RuleName = keyof typeof RULE_ID_BY_NAME;
