@@ -95,6 +95,8 @@ async function run(peers: number, dropout: number, mode: "plain" | "private", le
   // Vanishing peers spread evenly over the ring (every neighbourhood keeps a majority).
   const dropped = new Set(Array.from({ length: drops }, (_, j) => Math.floor(((j + 0.5) * peers) / drops)));
   const signers = Array.from({ length: peers }, (_, i) => new NonceManager(new Wallet(hardhatAccount(i + 1).privateKey, provider)));
+  // The in-process chain funds only its first 20 accounts: fund the others from the deployer.
+  for (let i = 19; i < peers; i++) await (await deployer.sendTransaction({ to: await signers[i].getAddress(), value: 10n ** 19n })).wait();
   const chains: TaskChain[] = [];
   const keys: Uint8Array[] = [];
   for (let i = 0; i < peers; i++) {
@@ -191,6 +193,8 @@ for (const peers of PEERS) {
     rows.push(row);
     detail.push({ ...row, privateTrainerBytes: Math.round(priv.trainerBytes), plainTrainerBytes: Math.round(plain.trainerBytes), privateFinalized: priv.finalized, plainFinalized: plain.finalized });
     process.stdout.write(`  ${JSON.stringify(row)}\n`);
+    mkdirSync("bench/results", { recursive: true });
+    writeFileSync("bench/results/secagg.json", JSON.stringify({ rows }, null, 2) + "\n"); // what is done so far survives a crash
   }
   for (const l of learners) l.dispose?.();
 }

@@ -468,7 +468,10 @@ export class Agent {
     // Readability first, membership second: a membership view read in the seed block itself says
     // "no" for everyone, and must not be taken for the committee's answer.
     const c = await this.chain.committees(round);
-    if (!c.selected && (await this.chain.blockNumber()) <= c.seedBlock) {
+    // Zero masks while not selected: the views were read (possibly from a primed snapshot) in the
+    // seed block itself, whatever the live block number says now (e.g. after this peer sent a
+    // private-mode reveal): their membership answer is not the committee's yet.
+    if (!c.selected && ((await this.chain.blockNumber()) <= c.seedBlock || (c.verifiers === 0n && c.aggregators === 0n))) {
       // The seed block's hash is readable from the next block on. On a quiet chain nobody would mine
       // it, so draw the committees ourselves: the transaction lands in that next block.
       await this.chain.selectCommittees(round).catch((err: unknown) => {
