@@ -34,12 +34,15 @@ const cli = new Command("bench:scale")
   .option("--aggregators <n>", "aggregator committee size", "5")
   .option("--out <file>", "result file", "bench/results/scale.json")
   .option("--no-build", "use dist/ as it is (do not rebuild it first)")
+  .option("--merge <file>", "merge the rows (and -detail.json runs) of another result file into --out, redraw the plot, exit")
   .parse(process.argv.slice(2), { from: "user" });
 const opts = cli.opts<{ peers: string; rounds: string; maxSamples: string; verifiers: string; aggregators: string; out: string }>();
 const peerCounts = opts.peers.split(",").map((x) => Number(x.trim()));
 const rounds = Number(opts.rounds);
 const maxSamples = Number(opts.maxSamples);
 const outFile = path.resolve(PROJECT_ROOT, opts.out);
+const detail: unknown[] = [];
+const rows: ScaleRow[] = [];
 
 export interface ScaleRow {
   peers: number;
@@ -92,6 +95,16 @@ function readEvents(file: string): LogEvent[] {
   });
 }
 
+if (cli.opts<{ merge?: string }>().merge) {
+  // Runs made one peer count at a time (e.g. --peers 25 --out scale-25.json) join the main file here.
+  const other = path.resolve(PROJECT_ROOT, cli.opts<{ merge: string }>().merge);
+  rows.push(...(JSON.parse(readFileSync(other, "utf8")) as { rows: ScaleRow[] }).rows);
+  const otherDetail = other.replace(/\.json$/, "-detail.json");
+  if (existsSync(otherDetail)) detail.push(...(JSON.parse(readFileSync(otherDetail, "utf8")) as { runs: unknown[] }).runs);
+  save();
+  process.exit(0);
+}
+
 // Agents run compiled (dist/), as `./peerfl demo` runs them: build once now, then use that build
 // even if sources change while the benchmark runs (PEERFL_USE_DIST, node/lib/entry.ts).
 if (!process.argv.includes("--no-build")) {
@@ -100,8 +113,6 @@ if (!process.argv.includes("--no-build")) {
 }
 process.env.PEERFL_USE_DIST = "1";
 
-const detail: unknown[] = [];
-const rows: ScaleRow[] = [];
 for (const [k, peers] of peerCounts.entries()) {
   const verifiers = Math.min(Number(opts.verifiers), peers);
   const aggregators = Math.min(Number(opts.aggregators), peers);
