@@ -6,23 +6,19 @@
  * the task does not allow, or garbage PFLC bytes are rejected with the reason.
  */
 import { expect } from "chai";
-import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
-import hre from "hardhat";
+import type { BrowserProvider, Contract } from "ethers";
 import { CID } from "multiformats/cid";
-import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { auditRound } from "../../explorer/audit.ts";
 import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
-import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
-import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { compressUpdate, isCompressedUpdate } from "../../node/compression/codec.ts";
 import { roundingSeed } from "../../node/compression/rounding.ts";
 import { parseCompressionSpec } from "../../node/compression/spec.ts";
 import { DeviceSession } from "../../node/devices/session.ts";
 import { createLogger } from "../../node/lib/log.ts";
-import { encodeModelSpec, flattenWeights } from "../../node/ml/codec.ts";
 import type { Learner } from "../../node/ml/learner.ts";
-import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import type { ModelSpec } from "../../node/ml/types.ts";
 import { encodeUpdate } from "../../node/protocol/index.ts";
@@ -33,6 +29,7 @@ import { computeVerdict, revealVerifier, runVerifier } from "../../node/roles/ve
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
 import { RevealStore } from "../../node/roles/reveals.ts";
 import { Phase } from "../../node/protocol/ids.ts";
+import { deployInProcessTask } from "./in-process-task.ts";
 
 const spec: ModelSpec = { ...modelSpecFor("mlp"), compression: parseCompressionSpec({ format: "q8", tiers: { "iot-board": "q4" } }) };
 const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
@@ -54,7 +51,7 @@ describe("roles: compressed updates and device profiles (in-process chain)", fun
   this.timeout(120_000);
   let provider: BrowserProvider;
   let contract: Contract;
-  const chains: TaskChain[] = [];
+  let chains: TaskChain[] = [];
   const store = new MemoryModelStore();
   const events: { event: string; fields: Record<string, unknown> }[] = [];
   const log = createLogger({ name: "compression-test", format: "json", level: "info", write: (line) => { const j = JSON.parse(line); events.push({ event: j.event, fields: j }); } });
@@ -71,27 +68,11 @@ describe("roles: compressed updates and device profiles (in-process chain)", fun
   });
 
   before(async () => {
-    const connection = await hre.network.create();
-    provider = new BrowserProvider(connection.provider);
-    const specCid = await store.put(encodeModelSpec(spec));
-    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
-    const { abi, bytecode } = loadTaskArtifact();
-    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
-    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
-    await contract.waitForDeployment();
-    await (await contract.getFunction("configureTask")({
-      ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
-      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
-    })).wait();
-    await (await contract.getFunction("admit")(Array.from({ length: 6 }, (_, i) => hardhatAccount(i + 1).address))).wait();
-    for (let i = 0; i < 6; i++) {
-      const signer = new NonceManager(new Wallet(hardhatAccount(i + 1).privateKey, provider));
-      const conn: TaskConnection = { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
-      const chain = taskChain(conn, log);
-      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4101 + i}`, "0x" + String(i + 1).padStart(64, "0"));
-      chains.push(chain);
-    }
-    await (await contract.getFunction("startTask")()).wait();
+    const t = await deployInProcessTask(store, spec, 6, { rounds: 2 });
+    provider = t.provider;
+    contract = t.contract;
+    chains = await t.registerPeers(6, log, { firstPort: 4101 });
+    await t.start();
   });
 
   after(() => { for (const c of chains) c.close(); });

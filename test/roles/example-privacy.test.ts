@@ -5,26 +5,22 @@
  * audit says about a peer that reports less than the task's parameters give.
  */
 import { expect } from "chai";
-import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
-import hre from "hardhat";
+import type { BrowserProvider, Contract } from "ethers";
 import { CID } from "multiformats/cid";
-import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
-import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
 import { deployPrivacyLedger, privacyLedger, type PrivacyLedgerWriter } from "../../node/chain/privacy-ledger.ts";
-import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { TxRevertedError } from "../../node/chain/tx.ts";
 import { createLogger } from "../../node/lib/log.ts";
-import { encodeModelSpec, flattenWeights } from "../../node/ml/codec.ts";
 import type { Learner } from "../../node/ml/learner.ts";
-import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { auditPeerEpsilon, epsilonToMilli, exampleEpsilon, type LedgerParams } from "../../node/privacy/ledger.ts";
-import { encodeUpdate } from "../../node/protocol/index.ts";
 import type { RoleContext, TrainerState } from "../../node/roles/context.ts";
 import { reportExampleEpsilon } from "../../node/roles/example-privacy.ts";
 import { modelFetcher } from "../../node/roles/models.ts";
 import { runTrainer } from "../../node/roles/trainer.ts";
+import { deployInProcessTask } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
@@ -59,10 +55,6 @@ describe("roles: the trainer and the privacy ledger (in-process chain)", functio
   const events: { event: string; fields: Record<string, unknown> }[] = [];
   const log = createLogger({ name: "privacy-test", format: "json", level: "info", write: (line) => { const j = JSON.parse(line); events.push({ event: j.event, fields: j }); } });
 
-  const connFor = async (account: number): Promise<TaskConnection> => {
-    const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
-    return { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
-  };
   const ctxFor = async (i: number): Promise<RoleContext> => {
     const learner = fakeLearner(i);
     return {
@@ -74,30 +66,14 @@ describe("roles: the trainer and the privacy ledger (in-process chain)", functio
   const state = (): TrainerState => ({ dpRoundsSpent: 0, budgetExhaustedLogged: false });
 
   before(async () => {
-    const connection = await hre.network.create();
-    provider = new BrowserProvider(connection.provider);
-    const specCid = await store.put(encodeModelSpec(spec));
-    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
-    const { abi, bytecode } = loadTaskArtifact();
-    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
-    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
-    await contract.waitForDeployment();
-    await (await contract.getFunction("configureTask")({
-      ...TASK_DEFAULTS, rounds: 3, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
-      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
-    })).wait();
-    await (await contract.getFunction("admit")(Array.from({ length: 4 }, (_, i) => hardhatAccount(i + 1).address))).wait();
-    const ledger = await deployPrivacyLedger(String(contract.target), { ...PARAMS, epsilonBudget: BUDGET }, deployer, log);
-    chains = [];
+    const t = await deployInProcessTask(store, spec, 4, { rounds: 3 });
+    provider = t.provider;
+    contract = t.contract;
+    const ledger = await deployPrivacyLedger(String(t.contract.target), { ...PARAMS, epsilonBudget: BUDGET }, t.deployer, log);
+    chains = await t.registerPeers(4, log, { roles: ["trainer", "verifier"] });
     ledgers = [];
-    for (let i = 0; i < 4; i++) {
-      const conn = await connFor(i + 1);
-      const chain = taskChain(conn, log);
-      await chain.registerPeer(["trainer", "verifier"], `/ip4/127.0.0.1/tcp/${4001 + i}`, "0x" + String(i + 1).padStart(64, "0"));
-      chains.push(chain);
-      ledgers.push(privacyLedger(ledger.address, conn.signer, log));
-    }
-    await (await contract.getFunction("startTask")()).wait();
+    for (let i = 0; i < 4; i++) ledgers.push(privacyLedger(ledger.address, (await t.connFor(i + 1)).signer, log));
+    await t.start();
   });
 
   after(() => { for (const c of chains ?? []) c.close(); });

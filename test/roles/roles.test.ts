@@ -5,19 +5,13 @@
  * and the contract finalizes the round on the CID that the protocol recomputes.
  */
 import { expect } from "chai";
-import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
-import hre from "hardhat";
 import { CID } from "multiformats/cid";
-import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
-import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
-import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import type { TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
-import { encodeModelSpec } from "../../node/ml/codec.ts";
 import type { Learner } from "../../node/ml/learner.ts";
-import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
-import { flattenWeights } from "../../node/ml/codec.ts";
 import { aggregateAccepted, attackPlan, encodeUpdate, maskHas, Phase, roundRulesOf, updateCid } from "../../node/protocol/index.ts";
 import { AcceptedUpdateUnavailableError, computeAggregate, revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
 import { RevealStore } from "../../node/roles/reveals.ts";
@@ -25,6 +19,7 @@ import type { RoleContext, TrainerState } from "../../node/roles/context.ts";
 import { modelFetcher } from "../../node/roles/models.ts";
 import { runTrainer } from "../../node/roles/trainer.ts";
 import { revealVerifier, runVerifier } from "../../node/roles/verifier.ts";
+import { deployInProcessTask } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "roles-test", level: "error", write: () => {} });
@@ -50,17 +45,9 @@ function fakeLearner(peer: number): Learner {
 
 describe("roles on an in-process chain and an in-memory store", function () {
   this.timeout(120_000);
-  let provider: BrowserProvider;
-  let contract: Contract;
   let chains: TaskChain[];
   let store: MemoryModelStore;
   const PEERS = 4; // peer 3 is a sign-flip attacker
-
-  const connFor = async (account: number): Promise<TaskConnection> => {
-    const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
-    const task = contract.connect(signer) as Contract;
-    return { provider: provider as never, signer, address: await signer.getAddress(), task, chainId: 31337n };
-  };
 
   const ctxFor = (i: number, chain: TaskChain, task: Awaited<ReturnType<TaskChain["taskConfig"]>>): RoleContext => {
     const learner = fakeLearner(i);
@@ -71,27 +58,10 @@ describe("roles on an in-process chain and an in-memory store", function () {
   };
 
   before(async () => {
-    const connection = await hre.network.create();
-    provider = new BrowserProvider(connection.provider);
     store = new MemoryModelStore();
-    const specCid = await store.put(encodeModelSpec(spec));
-    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
-    const { abi, bytecode } = loadTaskArtifact();
-    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
-    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
-    await contract.waitForDeployment();
-    await (await contract.getFunction("configureTask")({
-      ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
-      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
-    })).wait();
-    await (await contract.getFunction("admit")(Array.from({ length: PEERS }, (_, i) => hardhatAccount(i + 1).address))).wait();
-    chains = [];
-    for (let i = 0; i < PEERS; i++) {
-      const chain = taskChain(await connFor(i + 1), log);
-      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4001 + i}`, "0x" + String(i + 1).padStart(64, "0"));
-      chains.push(chain);
-    }
-    await (await contract.getFunction("startTask")()).wait();
+    const t = await deployInProcessTask(store, spec, PEERS, { rounds: 2 });
+    chains = await t.registerPeers(PEERS, log);
+    await t.start();
   });
 
   after(() => { for (const c of chains ?? []) c.close(); });

@@ -8,19 +8,14 @@
  * same CID bit for bit.
  */
 import { expect } from "chai";
-import { BrowserProvider, ContractFactory, NonceManager, Wallet, type Contract } from "ethers";
-import hre from "hardhat";
-import { CID } from "multiformats/cid";
+import type { BrowserProvider, Contract } from "ethers";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { MemoryModelStore } from "../../ipfs/memory-store.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
-import { hardhatAccount, loadTaskArtifact, type TaskConnection } from "../../node/chain/connect.ts";
-import { taskChain, type TaskChain } from "../../node/chain/task-chain.ts";
+import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
-import { encodeModelSpec, flattenWeights } from "../../node/ml/codec.ts";
 import type { Learner } from "../../node/ml/learner.ts";
-import { initialWeights, modelSpecFor } from "../../node/ml/models.ts";
+import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { encodeUpdate, Phase, updateCid } from "../../node/protocol/index.ts";
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
@@ -34,6 +29,7 @@ import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "
 import { auditRound } from "../../explorer/audit.ts";
 import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { contractPrivateAudit, type PrivateAuditResult } from "../../explorer/audit-private.ts";
+import { deployInProcessTask } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "secagg-roles-test", level: "error", write: () => {} });
@@ -65,15 +61,11 @@ describe("private mode: the roles on an in-process chain", function () {
   let provider: BrowserProvider;
   let contract: Contract;
   let secaggAddress: string;
-  const chains: TaskChain[] = [];
+  let chains: TaskChain[] = [];
   const secrets: Uint8Array[] = [];
   let store: MemoryModelStore;
   const saCtx: SecAggRoleContext[] = [];
 
-  const connFor = async (account: number): Promise<TaskConnection> => {
-    const signer = new NonceManager(new Wallet(hardhatAccount(account).privateKey, provider));
-    return { provider: provider as never, signer, address: await signer.getAddress(), task: contract.connect(signer) as Contract, chainId: 31337n };
-  };
   const ctxFor = (i: number, task: Awaited<ReturnType<TaskChain["taskConfig"]>>, o: { drop?: boolean; peerStore?: ModelStore } = {}): RoleContext => {
     const learner = fakeLearner(i, o.drop ?? i === DROPS_BEFORE_COMMIT);
     const st = o.peerStore ?? store;
@@ -84,30 +76,15 @@ describe("private mode: the roles on an in-process chain", function () {
   };
 
   before(async () => {
-    const connection = await hre.network.create();
-    provider = new BrowserProvider(connection.provider);
     store = new MemoryModelStore();
-    const specCid = await store.put(encodeModelSpec(spec));
-    const initialCid = await store.put(encodeUpdate(flattenWeights(initialWeights(spec, 7)), spec));
-    const { abi, bytecode } = loadTaskArtifact();
-    const deployer = new NonceManager(new Wallet(hardhatAccount(0).privateKey, provider));
-    contract = (await new ContractFactory(abi, bytecode, deployer).deploy(await deployer.getAddress())) as unknown as Contract;
-    await contract.waitForDeployment();
-    await (await contract.getFunction("configureTask")({
-      ...TASK_DEFAULTS, rounds: 2, modelSpecCid: CID.parse(specCid).bytes, initialModelCid: CID.parse(initialCid).bytes,
-      trainingDuration: 600, verificationDuration: 600, aggregationDuration: 600, revealDuration: 600,
-    })).wait();
-    await (await contract.getFunction("admit")(Array.from({ length: PEERS }, (_, i) => hardhatAccount(i + 1).address))).wait();
-    for (let i = 0; i < PEERS; i++) {
-      const chain = taskChain(await connFor(i + 1), log);
-      const sk = x25519.utils.randomSecretKey();
-      secrets.push(sk);
-      await chain.registerPeer(["trainer", "verifier", "aggregator"], `/ip4/127.0.0.1/tcp/${4001 + i}`, "0x" + Buffer.from(x25519.getPublicKey(sk)).toString("hex"));
-      chains.push(chain);
-    }
-    secaggAddress = await deploySecureAggregation(await contract.getAddress(), config, 5000, deployer, log);
-    for (let i = 0; i < PEERS; i++) saCtx.push({ chain: secAggWriter(secaggAddress, (await connFor(i + 1)).signer, log), config, secretKey: secrets[i] });
-    await (await contract.getFunction("startTask")()).wait();
+    const t = await deployInProcessTask(store, spec, PEERS, { rounds: 2 });
+    provider = t.provider;
+    contract = t.contract;
+    for (let i = 0; i < PEERS; i++) secrets.push(x25519.utils.randomSecretKey());
+    chains = await t.registerPeers(PEERS, log, { publicKeyOf: (i: number) => "0x" + Buffer.from(x25519.getPublicKey(secrets[i])).toString("hex") });
+    secaggAddress = await deploySecureAggregation(await contract.getAddress(), config, 5000, t.deployer, log);
+    for (let i = 0; i < PEERS; i++) saCtx.push({ chain: secAggWriter(secaggAddress, (await t.connFor(i + 1)).signer, log), config, secretKey: secrets[i] });
+    await t.start();
   });
 
   after(() => { for (const c of chains) c.close(); });
