@@ -30,6 +30,8 @@ const HELP = `bench/robustness.ts — robust rules x attacks (accuracy, detectio
   --out NAME      write bench/results/NAME.json and NAME.svg (default robustness, quick robustness-quick)
   --flower        Flower's setting (see the top of this file): 15 runs of 40 rounds on full shards
   --batch B       local batch size (default 32; --flower 64)
+  --partitions P  only these partitions (comma list of iid, dir0.5, dir0.1), e.g. to re-measure one row
+  --single-file   --flower: write only NAME.json (rows, meta and per-run detail in one file)
   --help`;
 
 type DatasetName = "mnist" | "fashion-mnist";
@@ -96,12 +98,23 @@ const jobs = Number(arg("--jobs") ?? 2);
 const workerIndex = arg("--worker");
 /** Output name under bench/results/ (robustness.json / .svg by default). */
 const outName = arg("--out") ?? (flower ? "robustness-flower" : quick ? "robustness-quick" : "robustness");
+const ALL_PARTITIONS: [string, PartitionScheme][] = [["iid", { kind: "iid" }], ["dir0.5", { kind: "dirichlet", alpha: 0.5 }], ["dir0.1", { kind: "dirichlet", alpha: 0.1 }]];
+/** --partitions iid,dir0.1: run only these partitions (bad names are an error, not an empty run). */
+const PARTITION_CHOICE: [string, PartitionScheme][] = (() => {
+  const want = arg("--partitions");
+  if (!want) return ALL_PARTITIONS;
+  const names = want.split(",").map((x) => x.trim());
+  const bad = names.filter((n) => !ALL_PARTITIONS.some(([p]) => p === n));
+  if (bad.length || names.length === 0) throw new Error(`--partitions: unknown ${bad.join(", ") || "(empty)"}; choose from ${ALL_PARTITIONS.map(([p]) => p).join(", ")}`);
+  return ALL_PARTITIONS.filter(([p]) => names.includes(p));
+})();
+const singleFile = process.argv.includes("--single-file");
 
 function configs(): RunConfig[] {
   if (flower) return flowerConfigs();
   const datasets: DatasetName[] = fullMatrix ? ["mnist", "fashion-mnist"] : ["fashion-mnist"];
   const fractions = fullMatrix ? [0.2, 0.3] : [0.3];
-  const partitions: [string, PartitionScheme][] = [["iid", { kind: "iid" }], ["dir0.5", { kind: "dirichlet", alpha: 0.5 }], ["dir0.1", { kind: "dirichlet", alpha: 0.1 }]];
+  const partitions = PARTITION_CHOICE;
   const out: RunConfig[] = [];
   for (const dataset of datasets) for (const [partitionName, partition] of partitions) {
     for (const rule of RULES) out.push({ key: 0, dataset, partitionName, partition, attackerFraction: 0, attack: "none", rule, ruleParam: ruleParamFor(rule) });
@@ -114,7 +127,7 @@ function configs(): RunConfig[] {
 
 /** Flower's setting: 2 Gaussian attackers (20 %), every partition x the five rules. */
 function flowerConfigs(): RunConfig[] {
-  const partitions: [string, PartitionScheme][] = [["iid", { kind: "iid" }], ["dir0.5", { kind: "dirichlet", alpha: 0.5 }], ["dir0.1", { kind: "dirichlet", alpha: 0.1 }]];
+  const partitions = PARTITION_CHOICE;
   const out: RunConfig[] = [];
   // The comparison the target is about first (our default, then Multi-Krum), so a cut-short run still has it.
   const priority = [7, 2, 4, 3, 0].filter((r) => RULES.includes(r as RuleId)) as RuleId[];
@@ -132,6 +145,8 @@ async function runOne(c: RunConfig): Promise<RunResult> {
     dataset: c.dataset, model: "mlp", numPeers: NUM_PEERS, rounds, partition: c.partition,
     attackers, attack: c.attack === "none" ? undefined : c.attack, rule: c.rule, ruleParam: c.ruleParam,
     localEpochs, batchSize, learningRate: 0.1, seed: 7, maxSamplesPerPeer: samples > 0 ? samples : undefined, testSamples: TEST_SAMPLES,
+    // Progress on stderr (the parent passes it through), so a long run can be followed in its log.
+    onRound: (r) => process.stderr.write(`  ${c.partitionName} ${ruleNameOf(c.rule)} round ${r.round}: acc ${(100 * r.accuracy).toFixed(1)} honest rejected ${r.rejectedHonest}/${r.acceptedHonest + r.rejectedHonest} attackers rejected ${r.rejectedAttackers}/${r.acceptedAttackers + r.rejectedAttackers} mask ${r.mask}\n`),
   });
   const asr = res.rounds.map((r) => r.backdoorAsr).filter((x): x is number => x !== undefined);
   // Reputation excludes a peer after repeated rejections: how often was the worst-treated honest peer rejected?
@@ -304,19 +319,21 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
   const sorted = [...results].sort((a, b) => a.key - b.key);
   if (flower) {
     // Exactly the issue's format; everything else (per-round accuracies, rejections, settings) beside it.
-    writeFileSync(join(dir, `${outName}.json`), JSON.stringify({
-      rows: sorted.map((r) => ({ partition: r.partitionName, rule: r.ruleName, accuracy: Number(r.finalAccuracy.toFixed(4)) })),
-    }, null, 1));
-    writeFileSync(join(dir, `${outName}-detail.json`), JSON.stringify({
+    const rows = sorted.map((r) => ({ partition: r.partitionName, rule: r.ruleName, accuracy: Number(r.finalAccuracy.toFixed(4)) }));
+    const detail = {
       meta: {
         setting: "Flower: Fashion-MNIST, 10 peers sharing the full training set, 2 Gaussian attackers (sigma 0.1 per coordinate), 40 rounds",
         model: "mlp: 784-128(relu)-10, 101,770 parameters", complete: done, runsFinished: results.length, runsPlanned: total, rounds,
         localEpochs, batchSize, learningRate: 0.1, optimizer: "sgd", seed: 7, testSamples: TEST_SAMPLES,
         ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
         wallSeconds: (performance.now() - startedAt) / 1000, node: process.version,
+        partitions: PARTITION_CHOICE.map(([p]) => p),
       },
       runs: sorted,
-    }, null, 1));
+    };
+    if (singleFile) { writeFileSync(join(dir, `${outName}.json`), JSON.stringify({ rows, ...detail }, null, 1)); return; }
+    writeFileSync(join(dir, `${outName}.json`), JSON.stringify({ rows }, null, 1));
+    writeFileSync(join(dir, `${outName}-detail.json`), JSON.stringify(detail, null, 1));
     writeFileSync(join(dir, `${outName}.svg`), svgPlot(sorted));
     return;
   }
@@ -379,7 +396,7 @@ async function main(): Promise<void> {
     };
     console.log("\npartition  rule               ours    Flower");
     for (const r of sorted) console.log(`${r.partitionName.padEnd(10)} ${r.ruleName.padEnd(18)} ${(100 * r.finalAccuracy).toFixed(1).padStart(5)}   ${published[r.partitionName]?.[r.ruleName]?.toFixed(1) ?? "-"}`);
-    console.log(`\nwrote bench/results/${outName}.json, ${outName}-detail.json and ${outName}.svg in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+    console.log(`\nwrote bench/results/${outName}.json${singleFile ? "" : `, ${outName}-detail.json and ${outName}.svg`} in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
     return;
   }
   printTables(sorted);

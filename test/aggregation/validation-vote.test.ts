@@ -56,19 +56,50 @@ describe("validation-vote rule", () => {
     expect(voteFromScores(scores, 1.0, 20).slice(6)).to.deep.equal([false, false, false, false]);
   });
 
-  it("the public pre-filter keeps widely spread honest deltas, tests direction against the last global step", () => {
+  it("the public pre-filter keeps widely spread honest deltas, rejects far ones, and leaves sign-flips to the vote", () => {
     const rule = validationVoteRule();
     const deltas = Array.from({ length: 8 }, () => honestDelta(shared, 0.2));
     const far = Float32Array.from(shared, (x) => x + 2 * randomNormal(rng));
-    // a one-class honest peer: against the others' current median, but along the federation's last step
+    // a one-class honest peer: against the others' current median, and against the federation's last step
     const lastStep = Float32Array.from(shared, (x) => 2 * x);
     const skewed = Float32Array.from(shared, (x, k) => 0.5 * x - 0.2 * lastStep[k] + 0.2 * randomNormal(rng) + (k % 2 === 0 ? 0.08 : -0.02));
     const flipped = Float32Array.from(deltas[1], (x) => -x);
-    const ctx = { numSamples: Array(11).fill(1), param: 0, referenceDelta: Float32Array.from(skewed, (x, k) => x + lastStep[k] * 0.2) };
+    const ctx = { numSamples: Array(11).fill(1), param: 0, referenceDelta: lastStep };
     const v = rule.verdict([...deltas, skewed, far, flipped], ctx);
     expect(v.slice(0, 9)).to.deep.equal(Array(9).fill(true));
     expect(v[9]).to.equal(false); // too far
-    expect(v[10]).to.equal(false); // against the last step
+    // a sign-flipped honest delta has an honest norm and distance: the public filter cannot tell it
+    // apart from a one-class honest peer; the private vote rejects it (see the privateVote test)
+    expect(v[10]).to.equal(true);
+  });
+
+  it("keeps an honest peer whose class the previous global step left out (no self-reinforcing direction test)", async () => {
+    // Ten one-class peers over ten "class blocks" of coordinates: each pushes its own block up and the
+    // others' a little down (a softmax layer's logits), plus noise. Last round, class 3's owner was
+    // rejected, so the last global step (the mean of the other nine) pushed block 3 down.
+    const classes = 10, block = D / classes;
+    const peerDelta = (c: number) => Float32Array.from({ length: D }, (_, k) => (Math.floor(k / block) === c ? 0.09 : -0.01) + 0.02 * randomNormal(rng));
+    const previous = Array.from({ length: classes }, (_, c) => peerDelta(c));
+    const lastStep = new Float32Array(D);
+    previous.forEach((d, c) => { if (c !== 3) for (let k = 0; k < D; k++) lastStep[k] += d[k] / (classes - 1); });
+    const deltas = Array.from({ length: classes }, (_, c) => peerDelta(c));
+    // the failure mode: class 3's new honest update points against the last step (the old test rejected it)
+    let dot = 0, n1 = 0, n2 = 0;
+    for (let k = 0; k < D; k++) { dot += deltas[3][k] * lastStep[k]; n1 += deltas[3][k] ** 2; n2 += lastStep[k] ** 2; }
+    expect(dot / Math.sqrt(n1 * n2)).to.be.lessThan(0);
+    const rule = validationVoteRule();
+    expect(rule.verdict(deltas, { numSamples: Array(classes).fill(1), param: 0, referenceDelta: lastStep })).to.deep.equal(Array(classes).fill(true));
+    // through the protocol's verdict (norm screen included), with the previous global model on record:
+    // the class-3 owner is accepted, a Gaussian attacker and a scaled update are still rejected (sigma
+    // 0.3 here: on 400 coordinates its norm is about 8x an honest one, as sigma 0.1 is on the MLP's 101,770)
+    const previousGlobal = new Float32Array(D).fill(0.1);
+    const global = Float32Array.from(previousGlobal, (g, k) => g + lastStep[k]);
+    const gaussian = Float32Array.from({ length: D }, () => 0.3 * randomNormal(rng));
+    const scaled = Float32Array.from(deltas[5], (x) => 10 * x);
+    const updates = await updatesFrom(global, [...deltas, gaussian, scaled]);
+    const verdict = roundVerdict(setting, { global, previousGlobal }, updates);
+    expect(verdict.accepted.slice(0, classes)).to.deep.equal(Array(classes).fill(true));
+    expect(verdict.accepted.slice(classes)).to.deep.equal([false, false]);
   });
 
   it("aggregate: each delta clipped to the median norm, sample-weighted mean, added to the global model", () => {
