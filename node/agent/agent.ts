@@ -9,7 +9,7 @@ import type { TaskConnection } from "../chain/connect.ts";
 import { taskChain, type ChainIdentity, type RoundState, type TaskChain } from "../chain/task-chain.ts";
 import { InsufficientFundsError, TxRevertedError } from "../chain/tx.ts";
 import type { Logger } from "../lib/log.ts";
-import { decodeModelSpec } from "../ml/codec.ts";
+import { decodeModelSpec, parameterCount } from "../ml/codec.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import { Phase, phaseName, type RoleName } from "../protocol/ids.ts";
 import type { TaskConfig } from "../protocol/task-config.ts";
@@ -21,6 +21,7 @@ import { runTrainer } from "../roles/trainer.ts";
 import { reportExampleEpsilon, type ExamplePrivacy } from "../roles/example-privacy.ts";
 import { revealVerifier, runVerifier } from "../roles/verifier.ts";
 import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "../secagg/roles.ts";
+import { maskedUpdateBytes } from "../secagg/codec.ts";
 import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { Attack } from "./attack.ts";
 import type { TrainerDeviceState } from "../devices/trainer-side.ts";
@@ -234,6 +235,7 @@ export class Agent {
   private startPrefetch(cfg: TaskConfig): void {
     this.stopPrefetch?.();
     this.stopPrefetch = undefined;
+    if (this.o.secagg) return this.keepMaskedUpdates(cfg);
     if (!this.o.roles.includes("verifier") || cfg.verifierCommitteeSize !== 0) return;
     let queue: Promise<unknown> = Promise.resolve();
     this.stopPrefetch = this.chain.onEvent((e) => {
@@ -259,6 +261,33 @@ export class Agent {
       queue = queue.then(async () => models.get(c, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs, ...(await withBase()) })
         .then(() => this.o.log.debug("prefetched", { round: Number(round), cid: c.toString() }))
         .catch(() => undefined)); // the verifier fetches (and judges) it again in VerifyCommit
+    });
+  }
+
+  /**
+   * Private mode: the sum needs EVERY committed masked update, also the one of a committer that
+   * vanishes right after committing (its self-mask is recovered from shares, but its bytes live
+   * only on its own IPFS node). So every peer fetches and pins each masked update as soon as its
+   * UpdateCommitted event arrives, as holders keep the shares they hold: the bytes outlive their
+   * committer, and verifiers, aggregators and auditors can still fetch them.
+   */
+  private keepMaskedUpdates(cfg: TaskConfig): void {
+    const maxBytes = maskedUpdateBytes(this.spec ? parameterCount(this.spec) : 0);
+    this.stopPrefetch = this.chain.onEvent((e) => {
+      if (e.name !== "UpdateCommitted" || !this.spec) return;
+      const [round, trainer, , cidHex] = e.args as [bigint, string, bigint, string];
+      if (String(trainer).toLowerCase() === this.chain.account.toLowerCase()) return;
+      let cid: CID | null;
+      try { cid = cidFromBytes(Uint8Array.from(Buffer.from(String(cidHex).slice(2), "hex"))); } catch { return; }
+      if (!cid) return;
+      const c = cid.toString();
+      const timeoutMs = Math.max(this.o.fetchTimeoutMs, cfg.trainingDuration * 1000);
+      // Concurrently, not queued: a committer may vanish seconds after committing.
+      void (async () => {
+        await this.o.store.get(c, { timeoutMs, maxBytes });
+        await this.o.store.pin(c);
+        this.o.log.info("masked-update-kept", { round: Number(round), cid: c });
+      })().catch((err: Error) => this.o.log.warn("masked-update-not-kept", { round: Number(round), cid: c, reason: err.message }));
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * Private mode end to end on real parts (docs/secure-aggregation.md): a `hardhat node`, the task and
  * its SecureAggregation side contract, 8 agent processes with embedded IPFS nodes and real tfjs
- * training. Two peers are killed hard (SIGKILL) 3 s after committing their masked update (time for the
- * verifiers to prefetch it); if training is still open they die before revealing anything, and their
+ * training. Two peers are killed hard (SIGKILL) right after committing, as soon as another peer keeps a
+ * copy of their masked update; if training is still open they die before revealing anything, and their
  * neighbours' shares of their self-mask seeds let the round unmask anyway. Checks that the round
  * finalizes with the 8 commits in the sum, and that the audit recomputes the aggregate from masked
  * updates + revealed shares (each share checked against its commitment) and reproduces the on-chain
@@ -21,7 +21,7 @@ import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { contractPrivateAudit, type PrivateAuditResult } from "../../explorer/audit-private.ts";
 
 const VICTIMS = [5, 6];
-const events = (file: string) => readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string; round?: number });
+const events = (file: string) => readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string; round?: number; cid?: string });
 
 describe("integration: a private round with 8 real agents, 2 killed after committing", function () {
   this.timeout(900_000);
@@ -29,7 +29,7 @@ describe("integration: a private round with 8 real agents, 2 killed after commit
   const killed = new Map<number, number>();
 
   before(async () => {
-    const seenCommit = new Map<number, number>();
+    const seenCommit = new Map<number, string>();
     demo = await runDemo({
       peers: 8, rounds: 1, attackers: 0, private: true, maxSamples: 600, quiet: true, keepRunning: true,
       evaluate: false, json: undefined, port: 18645, trainingWindow: 150, verificationWindow: 90, aggregationWindow: 60,
@@ -38,11 +38,15 @@ describe("integration: a private round with 8 real agents, 2 killed after commit
         for (const i of VICTIMS) {
           if (killed.has(i)) continue;
           if (!seenCommit.has(i)) {
-            if (events(path.join(ctl.workDir, `peer${i}.log`)).some((e) => e.event === "committed" && e.round === 1)) seenCommit.set(i, Date.now());
+            const c = events(path.join(ctl.workDir, `peer${i}.log`)).find((e) => e.event === "committed" && e.round === 1);
+            if (c) seenCommit.set(i, String(c.cid));
             continue;
           }
-          // A few seconds for the others to fetch its masked update (verifiers prefetch on UpdateCommitted).
-          if (Date.now() - seenCommit.get(i)! < 3000) continue;
+          // Kill it as soon as one other peer keeps a copy of its masked update (every peer fetches
+          // and pins each masked update on UpdateCommitted): the bytes must outlive the committer.
+          const cid = seenCommit.get(i)!;
+          const kept = [0, 1, 2, 3, 4, 5, 6, 7].some((j) => j !== i && events(path.join(ctl.workDir, `peer${j}.log`)).some((e) => e.event === "masked-update-kept" && e.cid === cid));
+          if (!kept) continue;
           ctl.agents[i].kill("SIGKILL");
           await ctl.agents[i].exited;
           killed.set(i, p.phase);
