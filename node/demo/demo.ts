@@ -472,7 +472,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       const p = startProcess({
         name: names[i], cwd: PROJECT_ROOT, logFile,
         // netns: `ip netns exec` execs node inside the peer's namespace (same pid, same process group).
-        ...(netns ? { cmd: "ip", args: [...netns.execPrefix(i).slice(1), process.execPath, ...agentArgs(i)] } : { cmd: process.execPath, args: agentArgs(i) }),
+        ...(netns ? { cmd: netns.execPrefix(i)[0], args: [...netns.execPrefix(i).slice(1), process.execPath, ...agentArgs(i)] } : { cmd: process.execPath, args: agentArgs(i) }),
         // A key given to the demo's parent must not leak into the dev-account agents.
         env: { PEERFL_PRIVATE_KEY: undefined },
         onLine: (line) => {

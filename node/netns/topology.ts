@@ -13,6 +13,8 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { defaultScenario } from "../links/scenario.ts";
 import { downlinkHop, uplinkHop } from "../links/modes.ts";
 
@@ -61,19 +63,34 @@ export interface NetnsOptions {
   log?: (line: string) => void;
 }
 
-const ip = (args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+/**
+ * iproute2's binaries by absolute path: they live in /usr/sbin or /sbin, which a non-login or CI
+ * PATH often leaves out, and the agents' `ip netns exec ... tc` runs with the same PATH.
+ */
+function systemTool(name: string): string {
+  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  for (const d of dirs) {
+    const full = path.join(d, name);
+    if (existsSync(full)) return full;
+  }
+  return name;
+}
+export const IP = systemTool("ip");
+export const TC = systemTool("tc");
+
+const ip = (args: string[]) => execFileSync(IP, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
 /** Why network namespaces cannot be made here, or null when they can (creates and deletes a probe namespace). */
 export function checkNetnsSupport(): string | null {
   if (process.platform !== "linux") return `network namespaces need Linux (this is ${process.platform})`;
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "network namespaces need root (CAP_NET_ADMIN); run as root or use --hosts loopback";
-  const which = spawnSync("ip", ["-V"], { stdio: "ignore" });
+  const which = spawnSync(IP, ["-V"], { stdio: "ignore" });
   if (which.error || which.status !== 0) return "the `ip` command (iproute2) is not installed";
   const probe = `pflprobe${randomBytes(3).toString("hex")}`;
-  const add = spawnSync("ip", ["netns", "add", probe], { encoding: "utf8" });
+  const add = spawnSync(IP, ["netns", "add", probe], { encoding: "utf8" });
   if (add.status !== 0) return `\`ip netns add\` failed: ${(add.stderr || add.error?.message || "").trim() || `exit ${add.status}`}`;
-  spawnSync("ip", ["netns", "del", probe], { stdio: "ignore" });
-  const tc = spawnSync("tc", ["-V"], { stdio: "ignore" });
+  spawnSync(IP, ["netns", "del", probe], { stdio: "ignore" });
+  const tc = spawnSync(TC, ["-V"], { stdio: "ignore" });
   if (tc.error || tc.status !== 0) return "the `tc` command (iproute2) is not installed";
   return null;
 }
@@ -115,8 +132,8 @@ export function createNetnsTopology(o: NetnsOptions): NetnsTopology {
     process.off("exit", teardown);
     // Deleting a namespace deletes its veth end, and with it the host end.
     for (const c of [...created].reverse()) {
-      if (c.kind === "ns") spawnSync("ip", ["netns", "del", c.name], { stdio: "ignore" });
-      else spawnSync("ip", ["link", "del", c.name], { stdio: "ignore" });
+      if (c.kind === "ns") spawnSync(IP, ["netns", "del", c.name], { stdio: "ignore" });
+      else spawnSync(IP, ["link", "del", c.name], { stdio: "ignore" });
     }
   };
   process.on("exit", teardown);
@@ -147,8 +164,8 @@ export function createNetnsTopology(o: NetnsOptions): NetnsTopology {
         // available inside namespaces): 1 Mbit/s.
         upBps = up.usable && up.bandwidthBps > 0 ? up.bandwidthBps : 1e6;
         downBps = down.usable && down.bandwidthBps > 0 ? down.bandwidthBps : 1e6;
-        execFileSync("ip", ["netns", "exec", ns, "tc", ...tbfArgs("eth0", upBps)], { stdio: "ignore" });
-        execFileSync("tc", tbfArgs(hostVeth, downBps), { stdio: "ignore" });
+        execFileSync(IP, ["netns", "exec", ns, TC, ...tbfArgs("eth0", upBps)], { stdio: "ignore" });
+        execFileSync(TC, tbfArgs(hostVeth, downBps), { stdio: "ignore" });
       }
       peers.push({ index: i, ns, ip: peerIp, hostVeth, upBps, downBps });
     }
@@ -160,7 +177,7 @@ export function createNetnsTopology(o: NetnsOptions): NetnsTopology {
   o.log?.(`  netns      bridge ${bridge} ${hostIp}/24, ${o.peers} namespaces ${peers[0]?.ns}..${peers.at(-1)?.ns}${scenario ? ", tbf-shaped 5G up/down rates" : ""}`);
   return {
     runId, bridge, hostIp, subnet: `${prefix}0/24`, prefix, peers,
-    execPrefix: (i) => ["ip", "netns", "exec", peers[i].ns],
+    execPrefix: (i) => [IP, "netns", "exec", peers[i].ns],
     contains: (addr) => addr.startsWith(prefix) && Number(addr.slice(prefix.length)) >= 1 && Number(addr.slice(prefix.length)) <= 254,
     teardown,
   };

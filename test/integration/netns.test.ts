@@ -15,7 +15,7 @@ import path from "node:path";
 import { runDemo, type DemoHandle } from "../../node/demo/demo.ts";
 import { connectTask, PROJECT_ROOT } from "../../node/chain/connect.ts";
 import { readPeers } from "../../node/chain/task.ts";
-import { checkNetnsSupport, leftovers } from "../../node/netns/topology.ts";
+import { checkNetnsSupport, IP, leftovers, TC } from "../../node/netns/topology.ts";
 import { ipv4CidrMatcher } from "../../node/netns/cidr.ts";
 
 const ROUNDS = 2;
@@ -66,11 +66,11 @@ describe("integration: demo --hosts netns (each agent in its own network namespa
     for (const t of theirs) expect(t).to.not.equal(mine);
     expect(new Set(theirs).size).to.equal(3);
     for (const p of n.peers) {
-      const routes = execFileSync("ip", ["-n", p.ns, "-4", "route", "show"]).toString();
+      const routes = execFileSync(IP, ["-n", p.ns, "-4", "route", "show"]).toString();
       expect(routes).to.not.match(/default/);
       expect(routes).to.contain(n.subnet);
-      expect(execFileSync("ip", ["netns", "exec", p.ns, "tc", "qdisc", "show", "dev", "eth0"]).toString()).to.match(/qdisc tbf/);
-      expect(execFileSync("tc", ["qdisc", "show", "dev", p.hostVeth]).toString()).to.match(/qdisc tbf/);
+      expect(execFileSync(IP, ["netns", "exec", p.ns, TC, "qdisc", "show", "dev", "eth0"]).toString()).to.match(/qdisc tbf/);
+      expect(execFileSync(TC, ["qdisc", "show", "dev", p.hostVeth]).toString()).to.match(/qdisc tbf/);
     }
   });
 
