@@ -180,17 +180,21 @@ function* trainSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptio
         yield;
       }
       lastEpochLoss = lossSum / data.count;
-      if (opts.onEpoch) {
-        const seconds = (performance.now() - epochStart) / 1000;
-        const before = performance.now();
-        opts.onEpoch({ epoch, loss: lastEpochLoss, seconds });
-        callbackMs += performance.now() - before;
-      }
+      callbackMs += reportEpoch(opts, epoch, lastEpochLoss, epochStart);
     }
   } finally {
     optimizer.dispose();
   }
   return { loss: lastEpochLoss, samples, seconds: (performance.now() - start - callbackMs) / 1000 };
+}
+
+/** Calls onEpoch (if any) and returns the milliseconds it took, which training time leaves out. */
+function reportEpoch(opts: TrainOptions, epoch: number, loss: number, epochStart: number): number {
+  if (!opts.onEpoch) return 0;
+  const seconds = (performance.now() - epochStart) / 1000;
+  const before = performance.now();
+  opts.onEpoch({ epoch, loss, seconds });
+  return performance.now() - before;
 }
 
 /**
@@ -271,12 +275,7 @@ function* dpSgdSteps(model: tf.LayersModel, data: LabelledData, opts: TrainOptio
         yield;
       }
       lastEpochLoss = epochSamples > 0 ? lossSum / epochSamples : NaN;
-      if (opts.onEpoch) {
-        const seconds = (performance.now() - epochStart) / 1000;
-        const before = performance.now();
-        opts.onEpoch({ epoch, loss: lastEpochLoss, seconds });
-        callbackMs += performance.now() - before;
-      }
+      callbackMs += reportEpoch(opts, epoch, lastEpochLoss, epochStart);
     }
   } finally {
     optimizer.dispose();
