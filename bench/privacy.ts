@@ -4,7 +4,6 @@
 //  - example-level DP-SGD in every trainer (Poisson sampling, per-example clipping, Gaussian noise),
 //    the full training set split IID, target epsilons 0.5..8 ("exampleLevel", privacy-example.svg).
 // Usage: node --import tsx bench/privacy.ts [--quick] [--example-only | --peer-only] [--help]
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +20,7 @@ import { createModel, modelSpecFor } from "../node/ml/models.ts";
 import { trainLocal } from "../node/ml/train.ts";
 import { mulberry32 } from "../node/ml/random.ts";
 import { seededGaussianSource as seededNoise } from "../node/privacy/gaussian.ts";
+import { argsWithout, resultLine, runWorkers } from "./workers.ts";
 
 interface RunResult {
   targetEpsilon: number;
@@ -365,7 +365,7 @@ async function runExampleLevel(): Promise<void> {
   if (exampleWorker !== null) {
     // Worker: its share of the tasks, one JSON line each on stdout.
     await initBackend("wasm");
-    for (let t = exampleWorker; t < tasks.length; t += jobs) console.log(`RESULT ${JSON.stringify(await runTask(tasks[t]), (_, v) => (v === Infinity ? "Infinity" : v))}`);
+    for (let t = exampleWorker; t < tasks.length; t += jobs) console.log(resultLine(await runTask(tasks[t])));
     return;
   }
 
@@ -393,22 +393,11 @@ async function runExampleLevel(): Promise<void> {
   if (jobs <= 1) {
     for (const t of tasks) results.push(await runTask(t));
   } else {
-    const script = fileURLToPath(import.meta.url);
-    const pass = process.argv.slice(2).filter((a, i, xs) => !["--jobs", "--example-worker"].includes(a) && !["--jobs", "--example-worker"].includes(xs[i - 1]));
-    await Promise.all(Array.from({ length: jobs }, (_, w) => new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", script, ...pass, "--example-only", "--jobs", String(jobs), "--example-worker", String(w)], { stdio: ["ignore", "pipe", "inherit"] });
-      let buf = "";
-      child.stdout.on("data", (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.startsWith("RESULT ")) results.push(JSON.parse(line.slice(7), (_, v) => (v === "Infinity" ? Infinity : v)) as TaskResult);
-        }
-      });
-      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`example-level worker ${w} exited with ${code}`))));
-    })));
+    results.push(...await runWorkers<TaskResult>({
+      script: fileURLToPath(import.meta.url), jobs, label: "example-level worker",
+      args: argsWithout(process.argv.slice(2), ["--jobs", "--example-worker"]),
+      workerArgs: (w) => ["--example-only", "--jobs", String(jobs), "--example-worker", String(w)],
+    }));
   }
   const byTarget = (t: number): TaskResult => {
     const r = results.find((x) => x.target === t);

@@ -8,8 +8,7 @@
 // Flower's published setting instead: Fashion-MNIST, 10 peers sharing the full training set, 2
 // Gaussian attackers, 40 rounds; FedAvg, median, trimmed mean, Multi-Krum and validation-vote;
 // writes bench/results/robustness-flower.json ({"rows": [...]}) and robustness-flower-detail.json.
-import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { krum } from "../node/aggregation/index.ts";
@@ -18,6 +17,8 @@ import { mulberry32 } from "../node/ml/random.ts";
 import { attackKinds, type AttackKind } from "../node/attacks/index.ts";
 import type { PartitionScheme } from "../node/ml/partition.ts";
 import { simulate } from "../node/sim/index.ts";
+import { DEFAULT_VOTE_HISTORY } from "../node/aggregation/rules/vote-history.ts";
+import { argsWithout, resultLine, runWorkers } from "./workers.ts";
 
 const HELP = `bench/robustness.ts — robust rules x attacks (accuracy, detection)
   --quick         fewer rounds and samples per peer (about 6 min on 2 cores; the full run about 40)
@@ -31,7 +32,13 @@ const HELP = `bench/robustness.ts — robust rules x attacks (accuracy, detectio
   --flower        Flower's setting (see the top of this file): 15 runs of 40 rounds on full shards
   --batch B       local batch size (default 32; --flower 64)
   --partitions P  only these partitions (comma list of iid, dir0.5, dir0.1), e.g. to re-measure one row
+  --vote-history  validation-vote plus the per-peer vote history (node/aggregation/rules/vote-history.ts,
+                  DEFAULT_VOTE_HISTORY; simulator only, the agents do not run it)
   --single-file   --flower: write only NAME.json (rows, meta and per-run detail in one file)
+  --merge A,B     run nothing: merge the runs of earlier outputs (bench/results/A.json, ... each
+                  holding "runs"; a later file's run of the same setting replaces an earlier one)
+                  and write the outputs from them, e.g. a matrix or the Flower rows measured in
+                  several shorter holds of the machine
   --help`;
 
 type DatasetName = "mnist" | "fashion-mnist";
@@ -109,6 +116,24 @@ const PARTITION_CHOICE: [string, PartitionScheme][] = (() => {
   return ALL_PARTITIONS.filter(([p]) => names.includes(p));
 })();
 const singleFile = process.argv.includes("--single-file");
+/** --vote-history: validation-vote's committees also reject peers with persistent reject votes (vote-history.ts). */
+const withHistory = process.argv.includes("--vote-history");
+/** --merge a,b: the runs of earlier outputs, deduplicated by setting (the later file wins), re-keyed. */
+const merged: { runs: RunResult[] } | undefined = (() => {
+  const names = arg("--merge");
+  if (!names) return undefined;
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
+  const bySetting = new Map<string, RunResult>();
+  for (const name of names.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const file = join(dir, name.endsWith(".json") ? name : `${name}.json`);
+    const data = JSON.parse(readFileSync(file, "utf8")) as { runs?: RunResult[] };
+    if (!Array.isArray(data.runs)) throw new Error(`--merge: ${file} has no "runs" (for --flower write the parts with --single-file)`);
+    for (const r of data.runs) bySetting.set(`${r.dataset}|${r.partitionName}|${r.attackerFraction}|${r.attack}|${r.rule}`, r);
+  }
+  const order = flower ? [7, 2, 4, 3, 0] : [0, 1, 2, 3, 4, 5, 6, 7];
+  const runs = [...bySetting.values()].sort((a, b) => PARTITIONS.indexOf(a.partitionName as (typeof PARTITIONS)[number]) - PARTITIONS.indexOf(b.partitionName as (typeof PARTITIONS)[number]) || order.indexOf(a.rule) - order.indexOf(b.rule) || a.key - b.key);
+  return { runs: runs.map((r, key) => ({ ...r, key })) };
+})();
 
 function configs(): RunConfig[] {
   if (flower) return flowerConfigs();
@@ -144,6 +169,9 @@ async function runOne(c: RunConfig): Promise<RunResult> {
   const res = await simulate({
     dataset: c.dataset, model: "mlp", numPeers: NUM_PEERS, rounds, partition: c.partition,
     attackers, attack: c.attack === "none" ? undefined : c.attack, rule: c.rule, ruleParam: c.ruleParam,
+    ...(withHistory ? { voteHistory: DEFAULT_VOTE_HISTORY } : {}),
+    // The clean run also measures the trigger's success on the clean model: the floor for backdoorAsr.
+    measureBackdoorAsr: !flower && c.attack === "none",
     localEpochs, batchSize, learningRate: 0.1, seed: 7, maxSamplesPerPeer: samples > 0 ? samples : undefined, testSamples: TEST_SAMPLES,
     // Progress on stderr (the parent passes it through), so a long run can be followed in its log.
     onRound: (r) => process.stderr.write(`  ${c.partitionName} ${ruleNameOf(c.rule)} round ${r.round}: acc ${(100 * r.accuracy).toFixed(1)} honest rejected ${r.rejectedHonest}/${r.acceptedHonest + r.rejectedHonest} attackers rejected ${r.rejectedAttackers}/${r.acceptedAttackers + r.rejectedAttackers} mask ${r.mask}\n`),
@@ -170,7 +198,7 @@ async function runOne(c: RunConfig): Promise<RunResult> {
 async function worker(index: number, count: number): Promise<void> {
   for (const c of configs().filter((c) => c.key % count === index)) {
     const r = await runOne(c);
-    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+    process.stdout.write(`${resultLine(r)}\n`);
   }
 }
 
@@ -189,6 +217,8 @@ interface PartitionSummary {
   backdoorAsr: number | null;
 }
 interface PartitionDetail extends PartitionSummary {
+  /** The clean run's final model: its own share of triggered images classified as the target (the floor). */
+  cleanBackdoorAsr: number | null;
   /** Clean test accuracy lost under the backdoor, in points. */
   backdoorDrop: number | null;
   cleanAccuracy: number | null;
@@ -224,6 +254,7 @@ function partitionDetail(results: RunResult[], rule: RuleId, partitionName: stri
     minMaxDrop: round4(dropOf("min-max")),
     backdoorAsr: round4(mean(mine.filter((r) => r.attack === "backdoor").map((r) => r.backdoorAsr).filter((x): x is number => x !== null))),
     backdoorDrop: round4(dropOf("backdoor")),
+    cleanBackdoorAsr: round4(mean(clean.map((r) => r.backdoorAsr).filter((x): x is number => x !== null))),
     cleanAccuracy: round4(clean.length ? clean.reduce((s, r) => s + r.finalAccuracy, 0) / clean.length : null),
     ipmDrop: round4(dropOf("ipm")),
     minSumDrop: round4(dropOf("min-sum")),
@@ -242,7 +273,7 @@ function headline(results: RunResult[], rule: RuleId = DEFAULT_RULE): Record<str
 }
 
 function perRule(results: RunResult[]): Record<string, { ruleParam: number; partitions: Record<string, PartitionDetail> }> {
-  return Object.fromEntries(RULES.map((rule) => [ruleNameOf(rule), {
+  return Object.fromEntries(RULES.filter((rule) => results.some((r) => r.rule === rule)).map((rule) => [ruleNameOf(rule), {
     ruleParam: ruleParamFor(rule),
     partitions: Object.fromEntries(PARTITIONS.map((p) => [p, partitionDetail(results, rule, p)])),
   }]));
@@ -325,9 +356,11 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
         setting: "Flower: Fashion-MNIST, 10 peers sharing the full training set, 2 Gaussian attackers (sigma 0.1 per coordinate), 40 rounds",
         model: "mlp: 784-128(relu)-10, 101,770 parameters", complete: done, runsFinished: results.length, runsPlanned: total, rounds,
         localEpochs, batchSize, learningRate: 0.1, optimizer: "sgd", seed: 7, testSamples: TEST_SAMPLES,
+        voteHistory: withHistory ? { ...DEFAULT_VOTE_HISTORY, unit: "node/aggregation/rules/vote-history.ts" } : "off",
         ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
         wallSeconds: (performance.now() - startedAt) / 1000, node: process.version,
         partitions: PARTITION_CHOICE.map(([p]) => p),
+        ...(merged ? { mergedFrom: arg("--merge"), runSecondsSum: Number(results.reduce((s, r) => s + r.seconds, 0).toFixed(0)) } : {}),
       },
       runs: sorted,
     };
@@ -345,8 +378,10 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
       attacks: BENCH_ATTACKS, grossAttacks: GROSS, defaultRule: ruleNameOf(DEFAULT_RULE),
       backdoor: "4x4 checker trigger, target label 0, 30 % of each attacker's shard poisoned, model replacement gamma = 10; backdoorAsr = final model's share of triggered non-target test images classified as the target",
       verifierCommittee: "validation-vote: 5 verifiers per round, seeded; attackers on the committee vote the public pre-filter",
+      voteHistory: withHistory ? { ...DEFAULT_VOTE_HISTORY, unit: "node/aggregation/rules/vote-history.ts" } : "off",
       ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
       wallSeconds: (performance.now() - startedAt) / 1000, node: process.version, krumTiming: krumTimingResult,
+      ...(merged ? { mergedFrom: arg("--merge") } : {}),
     },
     summary: headline(sorted), perRule: perRule(sorted), runs: sorted,
   }, null, 1));
@@ -357,35 +392,28 @@ async function main(): Promise<void> {
   if (process.argv.includes("--help")) { console.log(HELP); return; }
   if (workerIndex !== undefined) { await worker(Number(workerIndex), jobs); return; }
   const all = configs();
-  if (!flower) {
+  if (!flower && !merged) {
     const k = (krumTimingResult = krumTiming());
     console.log(`Krum scores, n = 100 x 101,770 floats: median ${k.medianMs} ms (runs ${k.runsMs.join(", ")})`);
   }
   const startedAt = performance.now();
-  console.log(`robustness: ${all.length} runs, ${rounds} rounds, <= ${samples} samples/peer, ${jobs} worker(s)${quick ? " (quick)" : ""}`);
-  const results: RunResult[] = [];
-  const here = fileURLToPath(import.meta.url);
-  const passThrough = process.argv.slice(2).filter((a, i, xs) => a !== "--jobs" && xs[i - 1] !== "--jobs");
-  await Promise.all(Array.from({ length: jobs }, (_, w) => new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", here, ...passThrough, "--jobs", String(jobs), "--worker", String(w)], { stdio: ["ignore", "pipe", "inherit"] });
-    let buf = "";
-    child.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.startsWith("RESULT ")) continue;
-        const r = JSON.parse(line.slice(7)) as RunResult;
+  console.log(merged
+    ? `robustness: merging ${merged.runs.length} runs from ${arg("--merge")}`
+    : `robustness: ${all.length} runs, ${rounds} rounds, <= ${samples} samples/peer, ${jobs} worker(s)${quick ? " (quick)" : ""}`);
+  const results: RunResult[] = merged ? merged.runs : [];
+  if (!merged) {
+    await runWorkers<RunResult>({
+      script: fileURLToPath(import.meta.url), jobs, args: argsWithout(process.argv.slice(2), ["--jobs"]),
+      workerArgs: (w) => ["--jobs", String(jobs), "--worker", String(w)],
+      onResult: (r) => {
         results.push(r);
         const el = (performance.now() - startedAt) / 1000;
         console.log(`[${results.length}/${all.length} ${el.toFixed(0)}s] ${r.dataset} ${r.partitionName} ${Math.round(r.attackerFraction * 100)}% ${r.attack} ${r.ruleName}: acc ${(100 * r.finalAccuracy).toFixed(1)} att-rej ${pct(r.attackerRejectedShare)} hon-rej ${pct(r.honestRejectedShare)}`);
         writeOutputs(results, all.length, startedAt, false);
-      }
+      },
     });
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`worker ${w} exited with ${code}`))));
-  })));
-  writeOutputs(results, all.length, startedAt, true);
+  }
+  writeOutputs(results, merged ? results.length : all.length, startedAt, true);
   const sorted = [...results].sort((a, b) => a.key - b.key);
   if (flower) {
     // Flower's published numbers for this setting (15 seeds), final accuracy in %.
@@ -402,10 +430,10 @@ async function main(): Promise<void> {
   printTables(sorted);
   const fmt = (x: number | null, points = false) => (x === null ? "-" : points ? x.toFixed(1) : `${(100 * x).toFixed(1)}%`);
   console.log("\nper rule and partition (grossTpr: gross-attack updates rejected; honestFpr: honest updates rejected; drops in accuracy points vs the clean run):");
-  console.log("rule".padEnd(20) + "partition".padEnd(10) + ["clean acc", "grossTpr", "honestFpr", "clean FPR", "alieDrop", "ipmDrop", "minMaxDrop", "minSumDrop", "worst gross", "backdoorAsr"].map((h) => h.padStart(12)).join(""));
+  console.log("rule".padEnd(20) + "partition".padEnd(10) + ["clean acc", "grossTpr", "honestFpr", "clean FPR", "alieDrop", "ipmDrop", "minMaxDrop", "minSumDrop", "worst gross", "backdoorAsr", "clean ASR"].map((h) => h.padStart(12)).join(""));
   for (const [name, { ruleParam, partitions }] of Object.entries(perRule(sorted))) {
     for (const [p, d] of Object.entries(partitions)) {
-      const cells = [fmt(d.cleanAccuracy), fmt(d.grossTpr), fmt(d.honestFpr), fmt(d.cleanHonestFpr), fmt(d.alieDrop, true), fmt(d.ipmDrop, true), fmt(d.minMaxDrop, true), fmt(d.minSumDrop, true), fmt(d.worstGrossDrop, true), fmt(d.backdoorAsr)];
+      const cells = [fmt(d.cleanAccuracy), fmt(d.grossTpr), fmt(d.honestFpr), fmt(d.cleanHonestFpr), fmt(d.alieDrop, true), fmt(d.ipmDrop, true), fmt(d.minMaxDrop, true), fmt(d.minSumDrop, true), fmt(d.worstGrossDrop, true), fmt(d.backdoorAsr), fmt(d.cleanBackdoorAsr)];
       console.log(`${name}(${ruleParam})`.padEnd(20) + p.padEnd(10) + cells.map((c) => c.padStart(12)).join(""));
     }
   }

@@ -112,6 +112,9 @@ if (!process.argv.includes("--no-build")) {
   spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: PROJECT_ROOT, stdio: "ignore" });
 }
 process.env.PEERFL_USE_DIST = "1";
+// Interrupted (Ctrl-C, `timeout`): exit through process.exit, whose hook in node/lib/processes.ts
+// kills every process group the demo started (agents, chain node, IPFS), so nothing is orphaned.
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => { process.stderr.write(`bench:scale: ${sig}, stopping\n`); process.exit(130); });
 
 for (const [k, peers] of peerCounts.entries()) {
   const verifiers = Math.min(Number(opts.verifiers), peers);

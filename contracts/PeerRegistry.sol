@@ -22,6 +22,8 @@ import {TaskSettings} from "./TaskSettings.sol";
 /// window's "who still has to act" counter) and bitmaps of eligible verifiers and aggregators
 /// (the pools committees are drawn from). Eligible = active, not banned, holding the role; a peer
 /// whose reputation falls below the threshold is banned, so eligibility implies score >= threshold.
+/// Internal only: the externals live in FederatedTask (registration, hot path) and FederatedTaskFacet
+/// (admission, bonds, payouts), which share this storage.
 abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
     /// @notice Most peers a task can hold.
     uint256 public constant MAX_PEERS = 256;
@@ -80,52 +82,47 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
     /// @dev True while bonds may still be slashed (task running, challenge window or challenge open).
     function _bondsLocked() internal view virtual returns (bool);
 
-    /// @dev Authorizes the caller to manage admission (the initiator).
-    function _checkInitiator() internal view virtual;
-
-    /// @inheritdoc IFederatedTask
-    /// @dev Initiator only. Emits {PeerAdmitted} per newly admitted address. Works in bond mode too
-    /// (it has no effect there), so the list can be prepared before the task is configured.
-    function admit(address[] calldata accounts) external {
-        _checkInitiator();
+    /// @dev {IFederatedTask-admit} (the caller is checked by the external). Emits {PeerAdmitted} per
+    /// newly admitted address. Works in bond mode too (it has no effect there), so the list can be
+    /// prepared before the task is configured.
+    function _admit(address[] calldata accounts) internal {
         for (uint256 i; i < accounts.length; ++i) {
             address account = accounts[i];
             if (!_admitted[account]) {
                 _admitted[account] = true;
-                emit PeerAdmitted(account);
+                emit IFederatedTask.PeerAdmitted(account);
             }
         }
     }
 
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with {TaskNotConfigured} before configuration (the admission mode is not known),
+    /// @dev {IFederatedTask-registerPeer}. Reverts with {TaskNotConfigured} before configuration (the admission mode is not known),
     /// {InvalidRoles} unless `roles` is a non-zero subset of 0b111, {PeerIsBanned},
     /// {AlreadyRegistered} while active, {RolesWereRevoked} when asking for a revoked role,
     /// {NotAdmitted} (allow-list mode, not admitted), {UnexpectedPayment} (allow-list mode with
     /// value, or bond mode with value on a re-registration), {BondTooLow} (bond mode, first
     /// registration below `bondWei`) and {TooManyPeers}. Emits {BondPosted} then {PeerRegistered}.
-    function registerPeer(uint8 roles, string calldata multiaddr, bytes32 publicKey) external payable {
-        if (!_config.configured) revert TaskNotConfigured();
-        if (roles == 0 || roles > ALL_ROLES) revert InvalidRoles(roles);
+    function _registerPeer(uint8 roles, string calldata multiaddr, bytes32 publicKey) internal {
+        if (!_config.configured) revert IFederatedTask.TaskNotConfigured();
+        if (roles == 0 || roles > ALL_ROLES) revert IFederatedTask.InvalidRoles(roles);
         Peer storage peer = _peers[msg.sender];
-        if (peer.banned) revert PeerIsBanned(msg.sender);
-        if (peer.active) revert AlreadyRegistered(msg.sender);
+        if (peer.banned) revert IFederatedTask.PeerIsBanned(msg.sender);
+        if (peer.active) revert IFederatedTask.AlreadyRegistered(msg.sender);
         uint8 revoked = roles & peer.revokedRoles;
-        if (revoked != 0) revert RolesWereRevoked(msg.sender, revoked);
+        if (revoked != 0) revert IFederatedTask.RolesWereRevoked(msg.sender, revoked);
         bool firstTime = !peer.registered;
         if (_config.admissionMode == ADMISSION_ALLOW_LIST) {
-            if (!_admitted[msg.sender]) revert NotAdmitted(msg.sender);
-            if (msg.value != 0) revert UnexpectedPayment(msg.value);
+            if (!_admitted[msg.sender]) revert IFederatedTask.NotAdmitted(msg.sender);
+            if (msg.value != 0) revert IFederatedTask.UnexpectedPayment(msg.value);
         } else if (firstTime) {
             uint256 required = _config.bondWei;
-            if (msg.value < required) revert BondTooLow(msg.value, required);
+            if (msg.value < required) revert IFederatedTask.BondTooLow(msg.value, required);
         } else if (msg.value != 0) {
             // The bond (and the committee weight it buys) is fixed at the first registration.
-            revert UnexpectedPayment(msg.value);
+            revert IFederatedTask.UnexpectedPayment(msg.value);
         }
         if (firstTime) {
             uint256 count = _peerList.length;
-            if (count >= MAX_PEERS) revert TooManyPeers(MAX_PEERS);
+            if (count >= MAX_PEERS) revert IFederatedTask.TooManyPeers(MAX_PEERS);
             peer.index = uint8(count);
             peer.registered = true;
             _peerList.push(msg.sender);
@@ -138,108 +135,67 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
         peer.publicKey = publicKey;
         peer.multiaddr = multiaddr;
         _recount(peer, before);
-        emit PeerRegistered(msg.sender, peer.index, roles, multiaddr, publicKey);
+        emit IFederatedTask.PeerRegistered(msg.sender, peer.index, roles, multiaddr, publicKey);
     }
 
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with {NotRegistered} unless the caller is registered and active.
-    function updateMultiaddr(string calldata multiaddr) external {
+    /// @dev {IFederatedTask-updateMultiaddr}. Reverts with {NotRegistered} unless the caller is registered and active.
+    function _updateMultiaddr(string calldata multiaddr) internal {
         Peer storage peer = _activePeer(msg.sender);
         peer.multiaddr = multiaddr;
-        emit PeerAddressUpdated(msg.sender, multiaddr);
+        emit IFederatedTask.PeerAddressUpdated(msg.sender, multiaddr);
     }
 
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with {NotRegistered} unless the caller is registered and active. The peer's
+    /// @dev {IFederatedTask-leave}. Reverts with {NotRegistered} unless the caller is registered and active. The peer's
     /// commits, verdicts and aggregates stay on record; it stops counting as a participant; its
     /// bond stays held (see {withdrawBond}).
-    function leave() external {
+    function _leave() internal {
         Peer storage peer = _activePeer(msg.sender);
         uint8 before = _eligibility(peer);
         peer.active = false;
         _recount(peer, before);
-        emit PeerLeft(msg.sender);
+        emit IFederatedTask.PeerLeft(msg.sender);
     }
 
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with {TaskNotOver} while {_bondsLocked} (task running, a challenge window open
+    /// @dev {IFederatedTask-withdrawBond}. Reverts with {TaskNotOver} while {_bondsLocked} (task running, a challenge window open
     /// or a challenge unsettled; a task that never started releases bonds of peers that left) and
     /// with {NothingToWithdraw} when the caller holds no bond. Pays with a plain call (reentrancy-guarded,
     /// state cleared first). Emits {BondRefunded}.
-    function withdrawBond() external nonReentrant {
+    function _withdrawBond() internal nonReentrant {
         Peer storage peer = _peers[msg.sender];
-        if (_bondsLocked() && !(peer.registered && !peer.active && !_taskStarted())) revert TaskNotOver();
+        if (_bondsLocked() && !(peer.registered && !peer.active && !_taskStarted())) revert IFederatedTask.TaskNotOver();
         uint256 amount = peer.bond;
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        if (amount == 0) revert IFederatedTask.NothingToWithdraw(msg.sender);
         peer.bond = 0;
         BondBook memory book = _bonds;
         book.held -= uint128(amount);
         book.refunded += uint128(amount);
         _bonds = book;
-        emit BondRefunded(msg.sender, amount);
+        emit IFederatedTask.BondRefunded(msg.sender, amount);
         Address.sendValue(payable(msg.sender), amount);
     }
 
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with {NothingToWithdraw} when nothing is credited. Emits {PayoutClaimed}.
-    function claim() external nonReentrant {
+    /// @dev {IFederatedTask-claim}. Reverts with {NothingToWithdraw} when nothing is credited. Emits {PayoutClaimed}.
+    function _claim() internal nonReentrant {
         uint256 amount = _claimable[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        if (amount == 0) revert IFederatedTask.NothingToWithdraw(msg.sender);
         _claimable[msg.sender] = 0;
         _claimableTotal -= amount;
-        emit PayoutClaimed(msg.sender, amount);
+        emit IFederatedTask.PayoutClaimed(msg.sender, amount);
         Address.sendValue(payable(msg.sender), amount);
-    }
-
-    /// @inheritdoc IFederatedTask
-    function peerCount() external view returns (uint256) {
-        return _peerList.length;
-    }
-
-    /// @inheritdoc IFederatedTask
-    /// @dev Reverts with a Solidity panic (0x32) when `index >= peerCount()`.
-    function peerAt(uint256 index) external view returns (address) {
-        return _peerList[index];
-    }
-
-    /// @inheritdoc IFederatedTask
-    function peerStatus(address account)
-        external
-        view
-        returns (bool admitted, bool registered, bool banned, uint8 revokedRoles, uint256 bond, uint256 claimable)
-    {
-        Peer storage p = _peers[account];
-        return (_admitted[account], p.registered, p.banned, p.revokedRoles, p.bond, _claimable[account]);
-    }
-
-    /// @notice Bond bookkeeping in wei: `posted` == `held` + `refunded` + `slashed`; the contract
-    /// balance is `held` + `claimableTotal` (credited payouts not yet claimed).
-    function bondTotals()
-        external
-        view
-        returns (uint256 posted, uint256 held, uint256 refunded, uint256 slashed, uint256 claimableTotal)
-    {
-        BondBook memory b = _bonds;
-        return (b.posted, b.held, b.refunded, b.slashed, _claimableTotal);
-    }
-
-    /// @notice The live pools committees are drawn from (bit i = peer index i eligible).
-    function eligiblePools() external view returns (uint256 verifierPool, uint256 aggregatorPool, uint16 eligibleTrainers) {
-        return (_verifierPool, _aggregatorPool, _eligibleTrainers);
     }
 
     /// @dev Remove `roles` from `account` for good; reverts with {InvalidRoles} or {NotRegistered}.
     function _revokeRoles(address account, uint8 roles) internal {
-        if (roles == 0 || roles > ALL_ROLES) revert InvalidRoles(roles);
+        if (roles == 0 || roles > ALL_ROLES) revert IFederatedTask.InvalidRoles(roles);
         Peer storage peer = _peers[account];
-        if (!peer.registered) revert NotRegistered(account);
+        if (!peer.registered) revert IFederatedTask.NotRegistered(account);
         uint8 before = _eligibility(peer);
         uint8 held = peer.roles;
         uint8 remaining = held & ~roles;
         peer.roles = remaining;
         peer.revokedRoles |= roles;
         _recount(peer, before);
-        emit PeerRolesRevoked(account, held & roles, remaining);
+        emit IFederatedTask.PeerRolesRevoked(account, held & roles, remaining);
     }
 
     /// @dev Ban `peer` for good: it stops being active and eligible and may never register again.
@@ -249,7 +205,7 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
         peer.banned = true;
         peer.active = false;
         _recount(peer, before);
-        emit PeerBanned(account, reason);
+        emit IFederatedTask.PeerBanned(account, reason);
     }
 
     /// @dev Take up to `amount` of `peer`'s bond and credit it to `beneficiary`; returns what was taken.
@@ -267,7 +223,7 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
         book.slashed += uint128(taken);
         _bonds = book;
         _credit(beneficiary, taken);
-        emit BondSlashed(account, round, taken, beneficiary);
+        emit IFederatedTask.BondSlashed(account, round, taken, beneficiary);
     }
 
     /// @dev Take a challenge bond into custody.
@@ -298,8 +254,8 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
     function _activePeer(address account) internal view returns (Peer storage peer) {
         peer = _peers[account];
         if (!peer.active) {
-            if (peer.banned) revert PeerIsBanned(account);
-            revert NotRegistered(account);
+            if (peer.banned) revert IFederatedTask.PeerIsBanned(account);
+            revert IFederatedTask.NotRegistered(account);
         }
     }
 
@@ -323,7 +279,7 @@ abstract contract PeerRegistry is TaskSettings, ReentrancyGuard {
         book.posted += uint128(amount);
         book.held += uint128(amount);
         _bonds = book;
-        emit BondPosted(msg.sender, amount);
+        emit IFederatedTask.BondPosted(msg.sender, amount);
     }
 
     function _setBondUnits(uint256 index, uint256 units) private {

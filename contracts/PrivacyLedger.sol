@@ -15,6 +15,13 @@ import {IFederatedTask} from "./interfaces/IFederatedTask.sol";
 ///   max(1, round(N / expectedBatchSize)) steps per round; per-example clip C, noise sigma·C per step).
 ///   A trainer's epsilon depends on its own N and on the rounds it committed in, so each trainer
 ///   reports its cumulative epsilon here with {report} after each commit.
+/// - `UNIT_DISTRIBUTED` (3): one peer's whole data in a round of a PRIVATE task (secure aggregation,
+///   contracts/SecureAggregation.sol) with distributed DP: each trainer clips its sample-weighted
+///   delta to L2 norm C, quantizes it with `scaleBits` fractional bits and adds Skellam noise of
+///   1/noisePeers of the total variance (sigma·C)^2, so the secure sum of >= noisePeers commits
+///   carries the full noise (mechanism: Skellam, Agarwal et al. 2021). A round's epsilon depends on
+///   how many peers committed (fewer than noisePeers means less noise), so each trainer reports its
+///   cumulative epsilon with {report} once the round's training closed.
 /// The ledger enforces what a contract can: a report comes from a registered peer that committed
 /// in that round, once per round, never below its previous report, never above the budget. It
 /// cannot check the RDP arithmetic (too costly on chain): the explorer and `peerfl audit` recompute
@@ -24,18 +31,22 @@ contract PrivacyLedger {
     uint8 public constant UNIT_PEER = 1;
     /// @notice Unit: one training example (DP-SGD in the local trainer).
     uint8 public constant UNIT_EXAMPLE = 2;
+    /// @notice Unit: one peer's data per round, distributed Skellam noise on the secure sum (private tasks).
+    uint8 public constant UNIT_DISTRIBUTED = 3;
     /// @dev FederatedTask's initiator role (keccak256("INITIATOR_ROLE")).
     bytes32 private constant _INITIATOR_ROLE = keccak256("INITIATOR_ROLE");
 
     /// @notice The task's privacy parameters.
     struct Params {
         uint8 unit;                  // UNIT_PEER or UNIT_EXAMPLE
-        uint32 clipNormMilli;        // C * 1000: per-example (example unit; 0 = each peer chooses, C does not enter epsilon) or per-update (peer unit)
-        uint32 noiseMultiplierMilli; // sigma * 1000 (> 0): noise std sigma * C per DP-SGD step (example) or per update (peer)
+        uint32 clipNormMilli;        // C * 1000: per-example (example unit; 0 = each peer chooses, C does not enter epsilon), per-update (peer unit) or L2 of the sample-weighted delta (distributed unit)
+        uint32 noiseMultiplierMilli; // sigma * 1000 (> 0): noise std sigma * C per DP-SGD step (example), per update (peer) or on the secure sum (distributed)
         uint32 expectedBatchSize;    // example unit: B, sampling rate q = B / numSamples of the commit (0 for the peer unit)
         uint16 localEpochs;          // example unit: local epochs per round (0 for the peer unit)
         uint8 deltaExponent;         // delta = 10^-deltaExponent (1..30)
         uint32 epsilonBudgetMilli;   // epsilon budget * 1000 per peer over the whole task (0 = none)
+        uint16 noisePeers;           // distributed unit: n_min, each peer adds 1/n_min of the sum's noise variance (1..256; 0 otherwise)
+        uint8 scaleBits;             // distributed unit: fixed-point bits of the quantized sum (as in SecureAggregation; 0..24; 0 otherwise)
     }
 
     /// @notice A peer's latest report.
@@ -56,7 +67,7 @@ contract PrivacyLedger {
     /// @notice The initiator recorded the task's unit and parameters (once).
     event PrivacyConfigured(address indexed initiator, Params params);
     /// @notice `peer` (commit `commitIndex` of `round`, trained on `numSamples` examples) reports a
-    /// cumulative example-level epsilon of `epsilonMilli` / 1000 over all its rounds up to `round`.
+    /// cumulative epsilon (example or distributed unit) of `epsilonMilli` / 1000 over all its rounds up to `round`.
     event EpsilonReported(uint32 indexed round, address indexed peer, uint8 commitIndex, uint32 numSamples, uint32 epsilonMilli);
 
     error ZeroTask();
@@ -67,7 +78,8 @@ contract PrivacyLedger {
     error InvalidParams(string field);
     /// @notice The peer unit must repeat the task's own DP fields; `field` differs.
     error PeerUnitMismatch(string field);
-    error NotExampleUnit(uint8 unit);
+    /// @notice Per-peer reports exist for the example and distributed units only.
+    error UnitTakesNoReports(uint8 unit);
     error NotRegistered(address peer);
     error RoundNotOpen(uint32 round, uint32 currentRound);
     error NotCommitted(uint32 round, address peer);
@@ -93,9 +105,15 @@ contract PrivacyLedger {
         if (task.taskStarted()) revert TaskAlreadyStarted();
         if (p.noiseMultiplierMilli == 0) revert InvalidParams("noiseMultiplierMilli");
         if (p.deltaExponent == 0 || p.deltaExponent > 30) revert InvalidParams("deltaExponent");
+        if (p.unit != UNIT_DISTRIBUTED && (p.noisePeers != 0 || p.scaleBits != 0)) revert InvalidParams("noisePeers/scaleBits");
         if (p.unit == UNIT_EXAMPLE) {
             if (p.expectedBatchSize == 0) revert InvalidParams("expectedBatchSize");
             if (p.localEpochs == 0) revert InvalidParams("localEpochs");
+        } else if (p.unit == UNIT_DISTRIBUTED) {
+            if (p.clipNormMilli == 0) revert InvalidParams("clipNormMilli");
+            if (p.noisePeers == 0 || p.noisePeers > 256) revert InvalidParams("noisePeers");
+            if (p.scaleBits > 24) revert InvalidParams("scaleBits");
+            if (p.expectedBatchSize != 0 || p.localEpochs != 0) revert InvalidParams("expectedBatchSize/localEpochs");
         } else if (p.unit == UNIT_PEER) {
             IFederatedTask.TaskConfig memory c = task.taskConfig();
             if (c.dpClipNormMilli == 0 || p.clipNormMilli != c.dpClipNormMilli) revert PeerUnitMismatch("clipNormMilli");
@@ -111,13 +129,13 @@ contract PrivacyLedger {
         emit PrivacyConfigured(msg.sender, p);
     }
 
-    /// @notice Example unit: the caller reports its cumulative epsilon (* 1000, rounded up) after
-    /// its commit of `round`. Once per round, from a registered peer that committed in `round`,
+    /// @notice Example and distributed units: the caller reports its cumulative epsilon (* 1000,
+    /// rounded up) after its commit of `round` (distributed: after the round's training closed). Once per round, from a registered peer that committed in `round`,
     /// never less than its previous report and never above the budget.
     function report(uint32 round, uint32 epsilonMilli) external {
         if (!configured) revert NotConfigured();
         Params memory p = _params;
-        if (p.unit != UNIT_EXAMPLE) revert NotExampleUnit(p.unit);
+        if (p.unit != UNIT_EXAMPLE && p.unit != UNIT_DISTRIBUTED) revert UnitTakesNoReports(p.unit);
         (, bool registered,,,,) = task.peerStatus(msg.sender);
         if (!registered) revert NotRegistered(msg.sender);
         uint32 current = task.currentRound();

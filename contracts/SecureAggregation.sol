@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IFederatedTask} from "./interfaces/IFederatedTask.sol";
 import {CidCodec} from "./lib/CidCodec.sol";
 
@@ -28,8 +29,10 @@ contract SecureAggregation {
         uint8 scaleBits;        // fixed point: v -> round(v * 2^scaleBits)
         uint16 neighbours;      // SecAgg+ neighbourhood size k (even); complete graph when n-1 <= k
         uint16 threshold;       // Shamir threshold t (<= k)
-        uint32 noiseStdMilli;   // distributed DP: std of the total noise on the sum x 1000 (0 = off)
+        uint32 noiseStdMilli;   // distributed DP: std of the total noise on the sum x 1000 (0 = off), in units of numSamples x delta
         uint16 setupWindowBps;  // share of the training window open for postSetup (bps, 1..9000)
+        uint32 clipL2Milli;     // distributed DP: L2 clip C x 1000 of each peer's numSamples x delta (0 = no L2 clip; > 0 when noise is on)
+        uint16 noisePeers;      // distributed DP: n_min, each peer adds Skellam noise of 1/n_min of the variance (1..256 with noise, else 0)
     }
 
     struct Setup {
@@ -68,6 +71,8 @@ contract SecureAggregation {
     error ThresholdInvalid(uint16 threshold, uint16 neighbours);
     error SumMayOverflow(uint256 worstCase);
     error SetupWindowInvalid(uint16 setupWindowBps);
+    /// @notice Noise on needs an L2 clip and 1..256 noise peers; noise off needs noisePeers 0.
+    error NoiseParamsInvalid(uint32 noiseStdMilli, uint32 clipL2Milli, uint16 noisePeers);
     error NotRegistered(address peer);
     error PeerBanned(address peer);
     error PeerInactive(address peer);
@@ -99,8 +104,13 @@ contract SecureAggregation {
         if (c.neighbours < 2 || c.neighbours % 2 != 0) revert NeighboursInvalid(c.neighbours);
         if (c.threshold == 0 || c.threshold > c.neighbours) revert ThresholdInvalid(c.threshold, c.neighbours);
         if (c.setupWindowBps == 0 || c.setupWindowBps > 9000) revert SetupWindowInvalid(c.setupWindowBps);
-        // Every coordinate of the sum (256 peers at +-R, plus 8 noise standard deviations) must fit in int32.
-        uint256 worst = ((_MAX_PEERS * uint256(c.rangeMilli) + 8 * uint256(c.noiseStdMilli)) << c.scaleBits) / 1000 + _MAX_PEERS;
+        if (c.noiseStdMilli > 0 ? (c.clipL2Milli == 0 || c.noisePeers == 0 || c.noisePeers > _MAX_PEERS) : c.noisePeers != 0) {
+            revert NoiseParamsInvalid(c.noiseStdMilli, c.clipL2Milli, c.noisePeers);
+        }
+        // Every coordinate of the sum must fit in int32: 256 peers at +-R, plus 8 standard deviations
+        // of the noise of 256 peers each adding 1/noisePeers of the variance (std x sqrt(256/noisePeers)).
+        uint256 noise = c.noiseStdMilli == 0 ? 0 : Math.ceilDiv(8 * 16 * 1000 * uint256(c.noiseStdMilli), Math.sqrt(uint256(c.noisePeers) * 1e6));
+        uint256 worst = ((_MAX_PEERS * uint256(c.rangeMilli) + noise) << c.scaleBits) / 1000 + _MAX_PEERS;
         if (worst >= 2 ** 31) revert SumMayOverflow(worst);
         _config = c;
         trainingDuration = tc.trainingDuration;

@@ -8,7 +8,9 @@ import {CidCodec} from "./lib/CidCodec.sol";
 /// @notice Holds the {IFederatedTask-TaskConfig} in six storage slots: the two CIDs as digests
 /// (their kinds packed beside the other small fields), the durations and committee parameters in
 /// one slot, and the fields `commitUpdate` reads (minTrainers, maxSamplesPerPeer) in one slot.
-abstract contract TaskSettings is IFederatedTask {
+/// @dev Internal only (no external functions): FederatedTask and FederatedTaskFacet both inherit it
+/// through FederatedTaskCore and share its storage; each declares the externals it serves.
+abstract contract TaskSettings {
     /// @dev Highest robust-rule id (7 = validation vote).
     uint8 internal constant MAX_ROBUST_RULE = 7; // node/protocol/ids.ts: 0 fedavg .. 5 centered clipping, 6 FLAME, 7 validation vote
     /// @notice {TaskConfig-admissionMode}: the initiator admits addresses ({admit}).
@@ -57,8 +59,8 @@ abstract contract TaskSettings is IFederatedTask {
     StoredConfig internal _config;
 
     /// @dev Validate and store `c`; reverts with {InvalidConfig}, {ZeroCid} or {InvalidCid}.
-    function _configure(TaskConfig calldata c) internal {
-        if (_config.configured) revert TaskAlreadyConfigured();
+    function _configure(IFederatedTask.TaskConfig calldata c) internal {
+        if (_config.configured) revert IFederatedTask.TaskAlreadyConfigured();
         (uint8 specKind, bytes32 specDigest) = CidCodec.decode(c.modelSpecCid);
         (uint8 initialKind, bytes32 initialDigest) = CidCodec.decode(c.initialModelCid);
         _validate(c);
@@ -98,44 +100,44 @@ abstract contract TaskSettings is IFederatedTask {
     }
 
     /// @dev The field-level rules; the error names the first field that breaks one.
-    function _validate(TaskConfig calldata c) private pure {
-        if (c.rounds == 0) revert InvalidConfig("rounds");
-        if (c.trainingDuration == 0) revert InvalidConfig("trainingDuration");
-        if (c.verificationDuration == 0) revert InvalidConfig("verificationDuration");
-        if (c.aggregationDuration == 0) revert InvalidConfig("aggregationDuration");
-        if (c.revealDuration == 0) revert InvalidConfig("revealDuration");
+    function _validate(IFederatedTask.TaskConfig calldata c) private pure {
+        if (c.rounds == 0) revert IFederatedTask.InvalidConfig("rounds");
+        if (c.trainingDuration == 0) revert IFederatedTask.InvalidConfig("trainingDuration");
+        if (c.verificationDuration == 0) revert IFederatedTask.InvalidConfig("verificationDuration");
+        if (c.aggregationDuration == 0) revert IFederatedTask.InvalidConfig("aggregationDuration");
+        if (c.revealDuration == 0) revert IFederatedTask.InvalidConfig("revealDuration");
         // A round holds at most 255 commits and a task at most 256 peers: larger values could never be met.
-        if (c.minTrainers == 0 || c.minTrainers > 255) revert InvalidConfig("minTrainers");
-        if (c.verifierCommitteeSize > 256) revert InvalidConfig("verifierCommitteeSize");
-        if (c.aggregatorCommitteeSize > 256) revert InvalidConfig("aggregatorCommitteeSize");
+        if (c.minTrainers == 0 || c.minTrainers > 255) revert IFederatedTask.InvalidConfig("minTrainers");
+        if (c.verifierCommitteeSize > 256) revert IFederatedTask.InvalidConfig("verifierCommitteeSize");
+        if (c.aggregatorCommitteeSize > 256) revert IFederatedTask.InvalidConfig("aggregatorCommitteeSize");
         // More than half: two disjoint groups can never both reach the quorum.
-        if (c.aggregatorQuorumBps <= 5_000 || c.aggregatorQuorumBps > 10_000) revert InvalidConfig("aggregatorQuorumBps");
-        if (c.robustRule > MAX_ROBUST_RULE) revert InvalidConfig("robustRule");
-        if (c.admissionMode > ADMISSION_BOND) revert InvalidConfig("admissionMode");
-        if (c.admissionMode == ADMISSION_BOND && c.bondWei == 0) revert InvalidConfig("bondWei");
-        if (c.maxSamplesPerPeer == 0) revert InvalidConfig("maxSamplesPerPeer");
-        if (c.copyCosineThresholdBps > 10_000) revert InvalidConfig("copyCosineThresholdBps");
+        if (c.aggregatorQuorumBps <= 5_000 || c.aggregatorQuorumBps > 10_000) revert IFederatedTask.InvalidConfig("aggregatorQuorumBps");
+        if (c.robustRule > MAX_ROBUST_RULE) revert IFederatedTask.InvalidConfig("robustRule");
+        if (c.admissionMode > ADMISSION_BOND) revert IFederatedTask.InvalidConfig("admissionMode");
+        if (c.admissionMode == ADMISSION_BOND && c.bondWei == 0) revert IFederatedTask.InvalidConfig("bondWei");
+        if (c.maxSamplesPerPeer == 0) revert IFederatedTask.InvalidConfig("maxSamplesPerPeer");
+        if (c.copyCosineThresholdBps > 10_000) revert IFederatedTask.InvalidConfig("copyCosineThresholdBps");
         if (c.dpClipNormMilli != 0) {
             // DP on: noise must be added and delta must be a real probability below 1.
-            if (c.dpNoiseMultiplierMilli == 0) revert InvalidConfig("dpNoiseMultiplierMilli");
-            if (c.dpDeltaExponent == 0) revert InvalidConfig("dpDeltaExponent");
+            if (c.dpNoiseMultiplierMilli == 0) revert IFederatedTask.InvalidConfig("dpNoiseMultiplierMilli");
+            if (c.dpDeltaExponent == 0) revert IFederatedTask.InvalidConfig("dpDeltaExponent");
         }
-        if (c.reputationReward < 0) revert InvalidConfig("reputationReward");
-        if (c.reputationPenalty < 0) revert InvalidConfig("reputationPenalty");
-        if (c.reputationThreshold > c.reputationInitial) revert InvalidConfig("reputationThreshold");
-        if (c.reputationInitial > c.reputationMax) revert InvalidConfig("reputationInitial");
+        if (c.reputationReward < 0) revert IFederatedTask.InvalidConfig("reputationReward");
+        if (c.reputationPenalty < 0) revert IFederatedTask.InvalidConfig("reputationPenalty");
+        if (c.reputationThreshold > c.reputationInitial) revert IFederatedTask.InvalidConfig("reputationThreshold");
+        if (c.reputationInitial > c.reputationMax) revert IFederatedTask.InvalidConfig("reputationInitial");
         // Scores are stored as int32 offsets from reputationInitial (see Reputation); committee
         // weights use score - threshold + 1, which must fit comfortably in a uint32.
         if (int256(c.reputationMax) - int256(c.reputationInitial) > type(int32).max) {
-            revert InvalidConfig("reputationMax");
+            revert IFederatedTask.InvalidConfig("reputationMax");
         }
         if (int256(c.reputationMax) - int256(c.reputationThreshold) > type(int32).max) {
-            revert InvalidConfig("reputationMax");
+            revert IFederatedTask.InvalidConfig("reputationMax");
         }
     }
 
-    /// @inheritdoc IFederatedTask
-    function taskConfig() external view returns (TaskConfig memory c) {
+    /// @dev The stored configuration as the {IFederatedTask-TaskConfig} struct (CIDs re-encoded).
+    function _taskConfig() internal view returns (IFederatedTask.TaskConfig memory c) {
         StoredConfig storage s = _config;
         c.modelSpecCid = CidCodec.encode(s.modelSpecKind, s.modelSpecDigest);
         c.initialModelCid = CidCodec.encode(s.initialModelKind, s.initialModelDigest);
@@ -165,10 +167,5 @@ abstract contract TaskSettings is IFederatedTask {
         c.reputationPenalty = s.reputationPenalty;
         c.reputationThreshold = s.reputationThreshold;
         c.reputationMax = s.reputationMax;
-    }
-
-    /// @notice Whether {configureTask} has run.
-    function taskConfigured() external view returns (bool) {
-        return _config.configured;
     }
 }

@@ -14,6 +14,7 @@ import { decodeModelSpec } from "../node/ml/codec.ts";
 import type { UpdateBase } from "../node/protocol/model-bytes.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
 import { auditPrivateRound, type PrivateAuditIO } from "./audit-private.ts";
+import { auditClusteredRound, type ClusterAuditIO } from "./audit-clusters.ts";
 import {
   aggregateAccepted, decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, roundVerdict, updateCid,
   type RoundRules, type RoundUpdate, type RoundVerdict, type RuleSetting, type RoundModels,
@@ -72,6 +73,8 @@ export interface AuditIO {
   rules?: AuditRules;
   /** A private task (secure aggregation): the round is audited from its unmasking transcript (audit-private.ts). */
   secagg?: PrivateAuditIO;
+  /** A clustered task (ClusterRounds side contract): both levels are recomputed (audit-clusters.ts). */
+  clusters?: ClusterAuditIO;
 }
 
 export interface AuditCommitCheck {
@@ -108,6 +111,7 @@ async function fetchModel(io: AuditIO, cid: string, spec: ModelSpec, base?: Upda
 
 export async function auditRound(round: number, io: AuditIO): Promise<AuditResult> {
   if (io.secagg) return auditPrivateRound(round, io, io.secagg);
+  if (io.clusters) return auditClusteredRound(round, io, io.clusters);
   const rules = io.rules ?? protocolRules;
   const differences: string[] = [];
   const state = await io.chain.round(round);

@@ -7,6 +7,7 @@ import { isAddress } from "ethers";
 import { auditRound, type AuditResult } from "./audit.ts";
 import { auditIO, contractAuditChain } from "./audit-io.ts";
 import { contractPrivateAudit } from "./audit-private.ts";
+import { clusterAuditIO, formatClusterAudit, type ClusteredAuditResult } from "./audit-clusters.ts";
 import { errorMessage } from "./chain-client.ts";
 import { startExplorerServer } from "./server.ts";
 import { createExplorerService, deployedTaskAddress, DEPLOYED_ADDRESSES, DEPLOYMENT_KEY } from "./setup.ts";
@@ -68,6 +69,8 @@ interface ExplorerFlags extends Record<string, unknown> {
   maxAudits: number;
   maxCidBytes: number;
   privacyLedger?: string;
+  clusterRounds?: string;
+  secagg?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -89,6 +92,8 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     .option("--max-audits <n>", "audits allowed at once; more get HTTP 429", positiveInt, DEFAULT_MAX_CONCURRENT_AUDITS)
     .option("--max-cid-bytes <bytes>", "largest content a CID page or raw download fetches; more gets HTTP 413", positiveInt, DEFAULT_MAX_CID_BYTES)
     .option("--privacy-ledger <address>", "the task's PrivacyLedger: show each trainer's epsilon per round (Privacy page, round view)", address)
+    .option("--cluster-rounds <address>", "the task's ClusterRounds: show D2D clusters, heads and per-peer energy per round (Clusters page)", address)
+    .option("--secagg <address>", "private task: its SecureAggregation contract; the round page's audit recomputes the sum from masked updates + revealed shares", address)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   const flags = parse<ExplorerFlags>(program, argv);
@@ -105,6 +110,8 @@ export async function mainExplorer(argv: string[], io: Io = stdio): Promise<numb
     maxConcurrentAudits: flags.maxAudits,
     maxCidBytes: flags.maxCidBytes,
     privacyLedger: flags.privacyLedger,
+    clusterRounds: flags.clusterRounds,
+    secagg: flags.secagg,
   });
   await setup.service.refresh();
   const running = await startExplorerServer(setup.service, { host: flags.host, port: flags.port, allowedHosts: flags.allowedHost ?? [] });
@@ -125,6 +132,7 @@ interface AuditFlags extends Record<string, unknown> {
   cidTimeout: number;
   privacyLedger?: string;
   secagg?: string;
+  clusterRounds?: string;
 }
 
 export function formatAudit(result: AuditResult): string {
@@ -140,11 +148,12 @@ export function formatAudit(result: AuditResult): string {
   return lines.join("\n") + "\n";
 }
 
-/** The audit's epsilon lines: one per trainer of the round (example unit). */
-export function formatEpsilons(rows: (EpsilonAuditRow & { trainer: string })[], unit: "peer" | "example" | null): string {
-  if (unit !== "example") return `  epsilon                   ${unit === "peer" ? "peer unit: see the aggregate reveals" : "the privacy ledger is not configured"}\n`;
+/** The audit's epsilon lines: one per trainer of the round (example and distributed units). */
+export function formatEpsilons(rows: (EpsilonAuditRow & { trainer: string })[], unit: "peer" | "example" | "distributed" | null): string {
+  if (unit !== "example" && unit !== "distributed") return `  epsilon                   ${unit === "peer" ? "peer unit: see the aggregate reveals" : "the privacy ledger is not configured"}\n`;
   const ok = rows.every((r) => r.status === "ok");
-  const lines = [`${ok ? "✓" : "✗"} example-level epsilon of ${rows.length} trainer${rows.length === 1 ? "" : "s"}`];
+  const what = unit === "distributed" ? "peer-level epsilon (distributed Skellam noise on the secure sum)" : "example-level epsilon";
+  const lines = [`${ok ? "✓" : "✗"} ${what} of ${rows.length} trainer${rows.length === 1 ? "" : "s"}`];
   for (const r of rows) {
     lines.push(`  ${r.trainer}  reported ${r.reportedMilli === null ? "none" : (r.reportedMilli / 1000).toFixed(3)}, expected ${r.expectedMilli === null ? "—" : (r.expectedMilli / 1000).toFixed(3)}  ${r.status}`);
   }
@@ -162,6 +171,7 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     .option("--cid-timeout <ms>", "how long to wait for each IPFS object", positiveInt, 15000)
     .option("--privacy-ledger <address>", "also check every trainer's example-level epsilon of the round against the task's DP parameters", address)
     .option("--secagg <address>", "private task: its SecureAggregation contract; the sum is recomputed from masked updates + revealed shares", address)
+    .option("--cluster-rounds <address>", "clustered task: its ClusterRounds contract; both levels are recomputed (every head's record from its members' CIDs, then the global step)", address)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   const flags = parse<AuditFlags>(program, argv);
@@ -184,12 +194,14 @@ export async function mainAudit(argv: string[], io: Io = stdio): Promise<number>
     const baseIO = auditIO(contractAuditChain(contractAddress, iface, provider), (cid) => setup.content.get(cid, { timeoutMs: flags.cidTimeout, referenced: true }));
     // Private task (--secagg): the round is recomputed from its unmasking transcript (explorer/audit-private.ts).
     const secagg = flags.secagg ? contractPrivateAudit(flags.secagg, contractAddress, iface, provider) : undefined;
-    const result = await auditRound(flags.round, { ...baseIO, secagg });
+    // Clustered task (--cluster-rounds): cluster level and global level (explorer/audit-clusters.ts).
+    const clusters = flags.clusterRounds ? clusterAuditIO(flags.clusterRounds, contractAddress, provider, async (a) => Number((await task.getPeer(a)).peerIndex)) : undefined;
+    const result = await auditRound(flags.round, { ...baseIO, secagg, clusters });
     // Example-level DP: every trainer's reported epsilon for this round against the recomputation.
     const privacy = flags.privacyLedger ? await setup.service.privacy.report() : null;
     const epsilons = privacy ? privacy.peers.flatMap((p) => p.rows.filter((r) => r.round === flags.round).map((r) => ({ trainer: p.trainer, ...r }))) : null;
     const privacyOk = !epsilons || epsilons.every((e) => e.status === "ok");
-    io.out(flags.json ? JSON.stringify(epsilons ? { ...result, epsilons, privacyOk } : result, null, 2) + "\n" : formatAudit(result) + (epsilons ? formatEpsilons(epsilons, privacy?.params?.unit ?? null) : ""));
+    io.out(flags.json ? JSON.stringify(epsilons ? { ...result, epsilons, privacyOk } : result, null, 2) + "\n" : formatAudit(result) + (clusters ? formatClusterAudit(result as ClusteredAuditResult) : "") + (epsilons ? formatEpsilons(epsilons, privacy?.params?.unit ?? null) : ""));
     return result.ok && privacyOk ? 0 : 1;
   } catch (error) {
     io.err(`peerfl audit: cannot audit round ${flags.round}: ${errorMessage(error)}\n`);

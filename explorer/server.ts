@@ -19,6 +19,8 @@ import { errorPage, notFoundPage } from "./views/layout.ts";
 import {
   addressPage, blockPage, blocksPage, cidPage, livePage, overviewPage, peersPage, roundPage, roundsPage, txPage,
 } from "./views/pages.ts";
+import { clustersPage } from "./views/clusters.ts";
+import { linkBytesByMedium } from "./cluster-report.ts";
 import { privacyPage } from "./views/privacy.ts";
 
 // Static assets stay in the source tree (also when this runs compiled from dist/).
@@ -102,6 +104,8 @@ export function createExplorerApp(
   app.get("/api/peers", (_req, res) => sendJson(res, 200, peers.peers()));
   app.get("/api/rounds", (_req, res) => sendJson(res, 200, rounds.rounds()));
   app.get("/api/privacy", async (_req, res) => sendJson(res, 200, await service.privacy.report()));
+  app.get("/api/clusters", async (_req, res) => sendJson(res, 200, await service.clusters.report()));
+  app.get("/api/link-media", async (_req, res) => sendJson(res, 200, linkBytesByMedium(await live.linkStats())));
   app.get("/api/rounds/:round", async (req, res) => sendJson(res, 200, await rounds.round(roundParam(req))));
   app.post("/api/rounds/:round/audit", async (req, res) => sendJson(res, 200, await audits.audit(roundParam(req))));
   app.get("/api/cids/:cid", async (req, res) => sendJson(res, 200, await cids.cid(String(req.params.cid))));
@@ -144,6 +148,7 @@ export function createExplorerApp(
   app.get("/rounds", (_req, res) => html(res, roundsPage(service.status(), rounds.rounds())));
   app.get("/round/:round", async (req, res) => html(res, roundPage(service.status(), await rounds.round(roundParam(req)), await service.privacy.forRound(roundParam(req)))));
   app.get("/privacy", async (_req, res) => html(res, privacyPage(service.status(), await service.privacy.report())));
+  app.get("/clusters", async (_req, res) => html(res, clustersPage(service.status(), await service.clusters.report())));
   app.get("/cid/:cid/raw", async (req, res) => {
     const { cid, bytes } = await cids.cidBytes(String(req.params.cid));
     res.status(200).type("application/octet-stream").attachment(`${cid}.bin`).send(Buffer.from(bytes));

@@ -15,6 +15,7 @@ import type { ExplorerContext } from "./services/context.ts";
 import { LiveService } from "./services/live.ts";
 import { PeerService } from "./services/peers.ts";
 import { PrivacyService } from "./services/privacy.ts";
+import { ClustersService } from "./services/clusters.ts";
 import { RoundService } from "./services/rounds.ts";
 import { searchTarget, type SearchTarget } from "./services/search.ts";
 import { TaskService } from "./services/task.ts";
@@ -39,6 +40,10 @@ export interface ServiceOptions {
   maxCidBytes?: number;
   /** The task's PrivacyLedger (per-peer epsilon reports); none when absent. */
   privacyLedger?: string;
+  /** The task's ClusterRounds side contract (D2D clusters per round); none when absent. */
+  clusterRounds?: string;
+  /** A private task's SecureAggregation side contract: audits recompute the sum from masked updates + revealed shares. */
+  secagg?: string;
 }
 
 export class ExplorerService {
@@ -51,6 +56,7 @@ export class ExplorerService {
   readonly audits: AuditService;
   readonly live: LiveService;
   readonly privacy: PrivacyService;
+  readonly clusters: ClustersService;
 
   constructor(
     readonly client: ChainClient,
@@ -67,9 +73,10 @@ export class ExplorerService {
     this.rounds = new RoundService(ctx);
     this.peers = new PeerService(ctx);
     this.cids = new CidService(ctx, () => this.task.taskSpec(), this.peers.dialKnownPeers, options.maxCidBytes);
-    this.audits = new AuditService(ctx, this.rounds, this.peers.dialKnownPeers, options.rules, options.maxConcurrentAudits);
+    this.audits = new AuditService(ctx, this.rounds, this.peers.dialKnownPeers, options.rules, options.maxConcurrentAudits, options.clusterRounds ?? null, options.secagg ?? null);
     this.live = new LiveService(ctx, this.peers.dialKnownPeers, options.linkStatsPath);
     this.privacy = new PrivacyService(ctx, options.privacyLedger ?? null);
+    this.clusters = new ClustersService(ctx, options.clusterRounds ?? null);
   }
 
   status(): ExplorerStatus {

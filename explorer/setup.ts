@@ -67,6 +67,8 @@ export function createExplorerService(o: { rpcUrl: string; contractAddress: stri
     maxConcurrentAudits: o.maxConcurrentAudits,
     maxCidBytes: o.maxCidBytes,
     privacyLedger: o.privacyLedger,
+    clusterRounds: o.clusterRounds,
+    secagg: o.secagg,
   });
   return {
     service,

@@ -4,6 +4,9 @@
  */
 import { auditRound, type AuditResult, type AuditRules } from "../audit.ts";
 import { agentRules, auditIO, contractAuditChain } from "../audit-io.ts";
+import { clusterAuditIO } from "../audit-clusters.ts";
+import { contractPrivateAudit } from "../audit-private.ts";
+import { Contract } from "ethers";
 import { ConcurrencyLimiter, SlotsBusyError } from "../concurrency.ts";
 import type { ExplorerContext } from "./context.ts";
 import { NotFoundError, TooManyAuditsError } from "./errors.ts";
@@ -21,6 +24,10 @@ export class AuditService {
     private readonly dialKnownPeers: DialKnownPeers,
     private readonly rules: AuditRules = agentRules,
     maxConcurrent: number = DEFAULT_MAX_CONCURRENT_AUDITS,
+    /** A clustered task's ClusterRounds: the audit then recomputes both levels (../audit-clusters.ts). */
+    private readonly clusterRounds: string | null = null,
+    /** A private task's SecureAggregation: the audit then unmasks the sum from the public transcript (../audit-private.ts). */
+    private readonly secagg: string | null = null,
   ) {
     this.limiter = new ConcurrencyLimiter(maxConcurrent);
   }
@@ -48,6 +55,11 @@ export class AuditService {
     const chain = contractAuditChain(ctx.contractAddress, ctx.iface, provider);
     await this.dialKnownPeers();
     const io = auditIO(chain, (cid) => ctx.content.get(cid, { timeoutMs: ctx.cidTimeoutMs, referenced: true }), this.rules);
+    if (this.clusterRounds) {
+      const task = new Contract(ctx.contractAddress, ctx.iface, provider);
+      io.clusters = clusterAuditIO(this.clusterRounds, ctx.contractAddress, provider, async (a) => Number((await task.getPeer(a)).peerIndex));
+    }
+    if (this.secagg) io.secagg = contractPrivateAudit(this.secagg, ctx.contractAddress, ctx.iface, provider);
     return ctx.client.use(() => auditRound(r, io));
   }
 }

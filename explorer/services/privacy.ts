@@ -67,14 +67,17 @@ export function buildPrivacyReport(
   reports: readonly Pick<EpsilonReport, "round" | "peer" | "epsilonMilli">[],
 ): PrivacyReport {
   const reported = new Map(reports.map((r) => [`${r.round}:${r.peer.toLowerCase()}`, r.epsilonMilli]));
-  const byTrainer = new Map<string, { round: number; numSamples: number; reportedMilli: number | null }[]>();
+  // Distributed unit: a round's epsilon depends on how many peers committed in it (their noise shares are in the sum).
+  const roundCommits = new Map<number, number>();
+  for (const c of commits) roundCommits.set(c.round, (roundCommits.get(c.round) ?? 0) + 1);
+  const byTrainer = new Map<string, { round: number; numSamples: number; roundCommits: number; reportedMilli: number | null }[]>();
   for (const c of commits) {
     const list = byTrainer.get(c.trainer) ?? [];
-    list.push({ round: c.round, numSamples: c.numSamples, reportedMilli: reported.get(`${c.round}:${c.trainer.toLowerCase()}`) ?? null });
+    list.push({ round: c.round, numSamples: c.numSamples, roundCommits: roundCommits.get(c.round)!, reportedMilli: reported.get(`${c.round}:${c.trainer.toLowerCase()}`) ?? null });
     byTrainer.set(c.trainer, list);
   }
   const peers: PeerEpsilon[] = [];
-  if (params?.unit === "example") {
+  if (params?.unit === "example" || params?.unit === "distributed") {
     for (const [trainer, records] of byTrainer) {
       const rows = auditPeerEpsilon(params, records);
       const last = [...rows].reverse().find((r) => r.reportedMilli !== null);

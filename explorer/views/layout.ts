@@ -35,6 +35,7 @@ const NAV: [string, string][] = [
   ["/rounds", "Rounds"],
   ["/peers", "Peers"],
   ["/privacy", "Privacy"],
+  ["/clusters", "Clusters"],
   ["/blocks", "Blocks"],
   ["/live", "Live"],
 ];

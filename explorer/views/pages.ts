@@ -490,6 +490,7 @@ export function livePage(status: ExplorerStatus, linkStats: unknown | null): str
   <section class="card chart"><h2>Bytes committed per round</h2><canvas id="chart-bytes"></canvas></section>
 </div>
 <section class="card"><h2>New blocks</h2><ul id="live-blocks" class="feed"><li class="muted">waiting for blocks…</li></ul></section>
+${linkStats !== null ? html`<section class="card chart"><h2>Bytes over Uu against the sidelink, per peer</h2><canvas id="chart-media"></canvas></section>` : ""}
 ${linkStats !== null ? html`<section class="card"><h2>Link statistics</h2>${valueHtml(linkStats)}</section>` : ""}`;
-  return page({ title: "Live", status, body, active: "/live", scripts: ["/assets/chart.umd.js", "/assets/live.js"] });
+  return page({ title: "Live", status, body, active: "/live", scripts: ["/assets/chart.umd.js", "/assets/live.js", ...(linkStats !== null ? ["/assets/link-media.js"] : [])] });
 }

@@ -1,8 +1,8 @@
 // Deploys the PrivacyLedger of an existing FederatedTask and records the task's DP unit and
 // parameters (contracts/PrivacyLedger.sol). Send it from the task's initiator, before startTask.
-// Parameters (module "PrivacyLedgerModule"): task (address, required), unit (1 peer, 2 example),
-// clipNormMilli, noiseMultiplierMilli, expectedBatchSize, localEpochs, deltaExponent,
-// epsilonBudgetMilli (defaults below: example-level DP-SGD, C = 1, sigma = 1.1, B = 64, 1 epoch,
+// Parameters (module "PrivacyLedgerModule"): task (address, required), unit (1 peer, 2 example,
+// 3 distributed), clipNormMilli, noiseMultiplierMilli, expectedBatchSize, localEpochs, deltaExponent,
+// epsilonBudgetMilli, noisePeers and scaleBits (distributed unit only) (defaults below: example-level DP-SGD, C = 1, sigma = 1.1, B = 64, 1 epoch,
 // delta = 1e-5, no budget).
 //   npx hardhat ignition deploy ignition/modules/PrivacyLedger.ts --network localhost \
 //     --parameters '{"PrivacyLedgerModule":{"task":"0x...","epsilonBudgetMilli":8000}}'
@@ -17,6 +17,8 @@ export const PRIVACY_DEFAULTS = {
   localEpochs: 1,
   deltaExponent: 5,
   epsilonBudgetMilli: 0,
+  noisePeers: 0,
+  scaleBits: 0,
 } as const;
 
 export default buildModule("PrivacyLedgerModule", (m) => {

@@ -9,7 +9,8 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 /**
  * Defaults for the local demo (MNIST MLP, shards of up to ~6,000 samples): each coordinate of
  * numSamples × delta clipped to ±8000, 10 fractional bits (256 peers × 8000 × 2^10 < 2^31), a ring
- * of 8 neighbours (the complete graph up to 9 peers), threshold 4, no distributed noise, setup in
+ * of 8 neighbours (the complete graph up to 9 peers), threshold 4, no distributed noise (noiseStdMilli,
+ * clipL2Milli and noisePeers turn on distributed DP, docs/secure-aggregation.md), setup in
  * the first half of the training window.
  */
 export const SECAGG_DEFAULTS = {
@@ -19,6 +20,8 @@ export const SECAGG_DEFAULTS = {
   threshold: 4,
   noiseStdMilli: 0,
   setupWindowBps: 5000,
+  clipL2Milli: 0,
+  noisePeers: 0,
 } as const;
 
 export default buildModule("SecureAggregationModule", (m) => {

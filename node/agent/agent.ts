@@ -21,6 +21,7 @@ import { runTrainer } from "../roles/trainer.ts";
 import { reportExampleEpsilon, type ExamplePrivacy } from "../roles/example-privacy.ts";
 import { revealVerifier, runVerifier } from "../roles/verifier.ts";
 import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "../secagg/roles.ts";
+import { runClusterHead, type ClusterRoleContext } from "../roles/cluster-roles.ts";
 import { maskedUpdateBytes } from "../secagg/codec.ts";
 import type { CollusionChannel } from "../attacks/collusion.ts";
 import type { Attack } from "./attack.ts";
@@ -52,6 +53,8 @@ export interface AgentOptions {
   makeLearner: (spec: ModelSpec) => Promise<Learner>;
   /** maps a registered multiaddr to the one to dial (the emulated 5G link's proxy) */
   routeTo?: (peerIndex: number, multiaddr: string) => Promise<string>;
+  /** account addresses by link-scenario position (--link-peers); without it, registration order places remote peers */
+  linkPeers?: string[];
   /** extra IPFS peers to dial (e.g. the task creator's node) */
   bootstrapPeers?: string[];
   /** The clock deadlines are compared with (seconds); defaults to the wall clock. */
@@ -66,6 +69,8 @@ export interface AgentOptions {
   device?: TrainerDeviceState;
   /** Private mode (--secagg): the task's SecureAggregation side contract and this peer's long-term key. */
   secagg?: SecAggRoleContext;
+  /** Clustered rounds (--cluster-rounds): the task's ClusterRounds side contract and scenario. */
+  clusters?: ClusterRoleContext;
 }
 
 /** Where this process's memory is, MB: resident, V8 heap in use, and outside the heap (buffers, wasm). */
@@ -296,7 +301,7 @@ export class Agent {
     const targets: { index: number; addr: string }[] = (this.o.bootstrapPeers ?? []).map((addr) => ({ index: -1, addr }));
     try {
       for (const p of await this.chain.peers()) {
-        if (p.address.toLowerCase() !== this.chain.account.toLowerCase() && p.active && p.multiaddr) targets.push({ index: p.peerIndex, addr: p.multiaddr });
+        if (p.address.toLowerCase() !== this.chain.account.toLowerCase() && p.active && p.multiaddr) targets.push({ index: this.linkIndexOf(p.address, p.peerIndex), addr: p.multiaddr });
       }
     } catch (err) { this.o.log.warn("peer-list-failed", { reason: (err as Error).message }); }
     await Promise.all(targets.map(async ({ index, addr }) => {
@@ -312,6 +317,19 @@ export class Agent {
     }));
   }
 
+  /**
+   * The remote's index in the link scenario. On-chain peer indices follow registration order; in
+   * clustered mode the published deployment says which address stands at which scenario position
+   * (node/roles/cluster-roles.ts), so the emulated link to a peer matches where it stands.
+   */
+  private linkIndexOf(address: string, peerIndex: number): number {
+    const a = address.toLowerCase();
+    const fromFlag = this.o.linkPeers?.indexOf(a) ?? -1;
+    if (fromFlag >= 0) return fromFlag;
+    const position = this.o.clusters?.setup.addresses?.indexOf(a) ?? -1;
+    return position >= 0 ? position : peerIndex;
+  }
+
   private context(): RoleContext {
     if (!this.task || !this.spec || !this.models) throw new Error("task not loaded");
     const spec = this.spec;
@@ -322,6 +340,7 @@ export class Agent {
       now: this.now,
       privacy: this.o.privacy,
       secagg: this.o.secagg,
+      clusters: this.o.clusters,
     };
   }
 
@@ -428,6 +447,8 @@ export class Agent {
         let finished = true;
         // Private mode: once training closed, reveal the shares this peer holds (before voting on the sum).
         if (ctx.secagg && round.phase >= Phase.VerifyCommit && round.phase <= Phase.AggregateReveal) acted = await revealPrivateShares(ctx, round, this.o.fetchTimeoutMs);
+        // Clustered rounds: a cluster head records its cluster's aggregate before the verifiers judge.
+        if (ctx.clusters && round.phase === Phase.VerifyCommit && this.o.roles.includes("trainer")) acted = (await runClusterHead(ctx, round, this.o.fetchTimeoutMs)) || acted;
         if (round.phase === Phase.Training && this.o.roles.includes("trainer")) {
           if ((await this.chain.commitIndexOf(r, me)) === null) acted = ctx.secagg ? await runPrivateTrainer(ctx, round, this.trainerState) : await runTrainer(ctx, round, this.trainerState);
           // Committed before a restart but not reported yet: report now (the epsilon is recomputed from chain).
@@ -460,6 +481,10 @@ export class Agent {
           this.done.add(key);
         } else if (err instanceof InsufficientFundsError) {
           throw err;
+        } else if ((err as Error).name === "ClusterRecordsPendingError") {
+          this.o.log.debug("cluster-records-pending", { round: r, reason: (err as Error).message });
+          this.retrySoon = true;
+          await new Promise((res) => setTimeout(res, 1000));
         } else if ((err as Error).name === "AcceptedUpdateUnavailableError") {
           this.o.log.warn("aggregate-withheld", { round: r, reason: (err as Error).message });
           this.done.add(key);

@@ -51,6 +51,12 @@ export interface AgentConfig {
   privacyLedger?: string;
   /** SecureAggregation side contract of a private task (--secagg): masked updates, share reveals, candidate-aggregate votes. */
   secagg?: string;
+  /** FAULT INJECTION for tests (--exit-at): "before-reveal" = after committing, vanish when the shares would be revealed. */
+  exitAt?: "before-reveal";
+  /** ClusterRounds side contract of a clustered task (--cluster-rounds): D2D cluster heads record cluster aggregates there. */
+  clusterRounds?: string;
+  /** EXPERIMENTS ONLY: this peer, when it heads a cluster, lies in its record (--cluster-head-attack). */
+  clusterHeadAttack?: "scale-aggregate" | "drop-member";
   /** EXPERIMENTS ONLY: directory the colluding attackers share their honest deltas through */
   colludeDir?: string;
   /** EXPERIMENTS ONLY: how many colluders to wait for (default 1: alone) */
@@ -63,6 +69,8 @@ export interface AgentConfig {
   chainRetries: number;
   scenario?: string;
   linkMode?: "auto" | "direct" | "relay" | "infrastructure";
+  /** account addresses by link-scenario position (position i = entry i); default: on-chain registration order */
+  linkPeers?: string[];
   relayBasePort: number;
   name?: string;
   /** device tier (node/devices/profiles.ts); default: the scenario file's devices[peerIndex], else none */
@@ -75,6 +83,13 @@ export class UsageError extends Error {
 }
 
 const int = intArg;
+
+/** --link-peers: a comma-separated list of 0x account addresses, lower-cased. */
+function addressList(v: string): string[] {
+  const list = v.split(",").map((a) => a.trim().toLowerCase());
+  for (const a of list) if (!/^0x[0-9a-f]{40}$/.test(a)) throw new InvalidArgumentError(`not an account address: "${a}"`);
+  return list;
+}
 const num = numArg;
 
 export function parseRoles(v: string): RoleName[] {
@@ -133,7 +148,10 @@ export function agentCommand(): Command {
     .option("--dp-example-sigma <x>", "DP-SGD noise multiplier (noise std = sigma x C per step)", num("--dp-example-sigma", 0), 1.1)
     .option("--dp-example-batch <n>", "DP-SGD expected batch size (sampling rate = batch / shard size)", int("--dp-example-batch", 1, 65536), 256)
     .option("--privacy-ledger <address>", "the task's PrivacyLedger: its example-level DP parameters are binding (the flags above only fill what it leaves open), and this peer reports its epsilon there each round and stops committing at the budget")
+    .addOption(new Option("--exit-at <point>", "FAULT INJECTION for tests, private mode: before-reveal = in a round this peer committed in, when training closes it stops acting (never reveals its shares, never votes) and kills itself 10 s later (its IPFS node serves its masked update until then)").choices(["before-reveal"]))
     .option("--secagg <address>", "private task mode: the task's SecureAggregation contract; this peer masks its updates (secure aggregation), reveals its neighbours' shares, and votes on the unmasked candidate aggregate (docs/secure-aggregation.md)")
+    .option("--cluster-rounds <address>", "clustered task mode: the task's ClusterRounds contract; a D2D cluster head judges its members' updates and records the cluster aggregate there, verifiers and aggregators work on cluster aggregates and lone updates (docs/d2d-clusters.md)")
+    .addOption(new Option("--cluster-head-attack <kind>", "EXPERIMENTS ONLY: when this peer heads a cluster, it lies in its record (scale-aggregate: 3x the aggregate's delta; drop-member: leaves out an honest member)").choices(["scale-aggregate", "drop-member"]))
     .option("--data-dir <dir>", "where this peer keeps its IPFS repo and keys (default .peerfl/<address>)")
     .option("--ipfs-api <url>", "use a Kubo RPC API instead of the embedded IPFS node")
     .option("--ipfs-port <n>", "embedded IPFS node's TCP port on 127.0.0.1 (0 = any)", int("--ipfs-port", 0, 65535), 0)
@@ -154,6 +172,7 @@ export function agentCommand(): Command {
     .option("--chain-retries <n>", "how often to retry reaching the chain node at start-up", int("--chain-retries", 1, 10000), 30)
     .option("--scenario <file>", "5G link scenario JSON (positions, base station, modes)")
     .addOption(new Option("--link-mode <mode>", "force the D2D link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
+    .option("--link-peers <addresses>", "comma-separated account addresses by scenario position (position i = address i), so each remote peer's emulated link matches where it stands; default: registration order", addressList)
     .option("--relay-base-port <n>", "UE-to-network relay forwarder of peer i listens on this + i", int("--relay-base-port", 1024, 65000), 9700)
     .option("--name <name>", "name used in logs (default peer<index>)")
     .addOption(new Option("--device-tier <name>", "device profile: training speed, battery, energy, thermal throttling (default: the --scenario file's devices[peer-index], else none)").choices(TIER_NAMES));
@@ -189,6 +208,9 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
   }
   if (o.privacyLedger && !/^0x[0-9a-fA-F]{40}$/.test(o.privacyLedger)) throw new UsageError(`--privacy-ledger must be a 0x-prefixed 20-byte address, got "${o.privacyLedger}"`);
   if (o.secagg && !/^0x[0-9a-fA-F]{40}$/.test(o.secagg)) throw new UsageError(`--secagg must be a 0x-prefixed 20-byte address, got "${o.secagg}"`);
+  if (o.clusterRounds && !/^0x[0-9a-fA-F]{40}$/.test(o.clusterRounds)) throw new UsageError(`--cluster-rounds must be a 0x-prefixed 20-byte address, got "${o.clusterRounds}"`);
+  if (o.clusterHeadAttack && !o.clusterRounds) throw new UsageError("--cluster-head-attack needs --cluster-rounds");
+  if (o.exitAt && !o.secagg) throw new UsageError("--exit-at before-reveal is a private-mode fault: it needs --secagg");
   const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
   if (o.contract && !/^0x[0-9a-fA-F]{40}$/.test(o.contract)) throw new UsageError(`--contract must be a 0x-prefixed 20-byte address, got "${o.contract}"`);
   try { new URL(o.rpc); } catch { throw new UsageError(`--rpc is not a URL: "${o.rpc}"`); }
@@ -205,11 +227,12 @@ export function parseAgentArgs(argv: string[]): AgentConfig | null {
       ...(given("dpExampleBatch") ? { expectedBatchSize: o.dpExampleBatch } : {}),
     },
     privacyLedger: o.privacyLedger,
-    secagg: o.secagg,
+    secagg: o.secagg, exitAt: o.exitAt,
+    clusterRounds: o.clusterRounds, clusterHeadAttack: o.clusterHeadAttack,
     dataDir: o.dataDir ?? "", ipfsApi: o.ipfsApi, ipfsPort: o.ipfsPort, ipfsPeers: o.ipfsPeer, ipfsHost: o.ipfsHost, ipfsAllowNet: o.ipfsAllowNet,
     fetchTimeoutMs: o.fetchTimeout, attack: o.attack, attackScale: o.attackScale, attackRounds: o.attackRounds, colludeDir: o.colludeDir, colluders: o.colluders, backend: o.backend,
     logFormat: o.logFormat, logLevel: o.logLevel, stay: o.stay, pollMs: o.poll, chainRetries: o.chainRetries, scenario: o.scenario,
-    linkMode: o.linkMode, relayBasePort: o.relayBasePort, name: o.name, deviceTier: o.deviceTier,
+    linkMode: o.linkMode, linkPeers: o.linkPeers, relayBasePort: o.relayBasePort, name: o.name, deviceTier: o.deviceTier,
   };
 }
 

@@ -187,10 +187,14 @@ async function runAgent(cfg: AgentConfig, log: Logger, attack: Awaited<ReturnTyp
   const learnerCfg = privacy ? learnerSettingsUnder(privacy, cfg, log) : cfg;
   // Private task mode: the task's SecureAggregation side contract and this peer's long-term X25519 key.
   const secagg = cfg.secagg ? await openSecureAggregation(cfg.secagg, conn, dataDir, log) : undefined;
+  if (secagg && cfg.exitAt) secagg.faultExitAt = cfg.exitAt; // fault injection (tests): node/secagg/roles.ts
+  // Clustered task mode: the task's ClusterRounds side contract and the scenario it names (fetched from IPFS).
+  const clusters = cfg.clusterRounds ? await (await import("../roles/cluster-roles.ts")).openClusterRounds(cfg.clusterRounds, conn, store, log, { dial: cfg.ipfsPeers }) : undefined;
+  if (clusters && cfg.clusterHeadAttack) clusters.headAttack = cfg.clusterHeadAttack;
   const agent = new Agent({
     conn, store, log, roles: cfg.roles, announceAddr: announce, publicKey, fetchTimeoutMs: cfg.fetchTimeoutMs,
-    pollMs: cfg.pollMs, stay: cfg.stay, attack, routeTo, bootstrapPeers: cfg.ipfsPeers,
-    dataIndex: cfg.peerIndex, numPeers: cfg.peers, stateDir: dataDir, device, privacy, secagg,
+    pollMs: cfg.pollMs, stay: cfg.stay, attack, routeTo, linkPeers: cfg.linkPeers, bootstrapPeers: cfg.ipfsPeers,
+    dataIndex: cfg.peerIndex, numPeers: cfg.peers, stateDir: dataDir, device, privacy, secagg, clusters,
     colluders: attack && cfg.colludeDir ? directoryChannel({ dir: cfg.colludeDir, id: `peer${cfg.peerIndex}`, groupSize: cfg.colluders ?? 1 }) : undefined,
     makeLearner: (spec) => {
       if (cfg.model && cfg.model !== spec.model) log.warn("model-flag-ignored", { flag: cfg.model, task: spec.model });

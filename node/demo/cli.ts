@@ -45,11 +45,12 @@ export function demoCommand(): Command {
     .option("--dp-clip <C>", "DP clip norm (0 = DP off)", num("--dp-clip"), d.dpClip)
     .option("--dp-sigma <x>", "DP noise multiplier", num("--dp-sigma"), d.dpSigma)
     .option("--dp-budget <eps>", "DP epsilon budget (0 = none)", num("--dp-budget"), d.dpBudget)
-    .addOption(new Option("--dp <unit>", "DP unit recorded in a PrivacyLedger: example = DP-SGD in every trainer (--dp-clip per-example C, default 1; --dp-sigma, default 1.1; --dp-batch; --dp-budget), peer = the task's peer-level DP (needs --dp-clip)").choices(["peer", "example"]))
+    .addOption(new Option("--dp <unit>", "DP unit recorded in a PrivacyLedger: example = DP-SGD in every trainer (--dp-clip per-example C, default 1; --dp-sigma, default 1.1; --dp-batch; --dp-budget), peer = the task's peer-level DP (needs --dp-clip), distributed = with --private, each trainer adds its 1/peers share of Skellam noise so only the secure sum carries it in full (--dp-clip = L2 clip of numSamples × delta, default 3000; --dp-sigma z, default 1; --dp-budget)").choices(["peer", "example", "distributed"]))
     .option("--dp-batch <n>", "example-level DP: expected batch size B (q = B / shard size)", int("--dp-batch", 1, 65536))
     .addOption(new Option("--link-mode <mode>", "force a 5G link mode for every pair").choices(["auto", "direct", "relay", "infrastructure"]))
     .option("--scenario <file>", "5G link scenario JSON (its optional \"devices\" assign each agent a device tier)")
     .addOption(new Option("--compression <format>", "update compression the task sets in its model spec: none (float32), q8 / q4 (seeded stochastic quantization), topk (top-10 % with error feedback)").choices(["none", "q8", "q4", "topk"]))
+    .option("--clusters", "clustered task mode (needs --scenario): D2D cluster heads judge their members' updates and record cluster aggregates in a ClusterRounds side contract; verifiers and aggregators work on cluster aggregates and lone updates (docs/d2d-clusters.md)", false)
     .option("--private", "private task mode: secure aggregation of masked updates (SecureAggregation side contract; docs/secure-aggregation.md)", false)
     .option("--task-param <field=value>", "any other TaskConfig field, repeatable (e.g. verifierCommitteeSize=3, admissionMode=1, bondWei=1000000000000000000)", parseTaskParam, {} as Record<string, number>)
     .addOption(new Option("--chain <node>", "local chain node: hardhat (Hardhat's EDR node) or anvil (Foundry's Anvil, optional npm package @foundry-rs/anvil-linux-amd64)").choices([...CHAIN_KINDS]).default("hardhat"))
@@ -83,7 +84,7 @@ export function parseDemoArgs(argv: string[]): ParsedDemoArgs {
     peers: o.peers, rounds: o.rounds, attackers: o.attackers, lateJoiners: o.lateJoiners, attack: o.attack, dataset: o.dataset, model: o.model,
     partition: o.partition, rule: o.rule, ruleParam: o.ruleParam, maxSamples: o.maxSamples, epochs: o.epochs,
     trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, dp: o.dp, dpBatch: o.dpBatch, linkMode: o.linkMode,
-    scenario: o.scenario, compression: o.compression, private: o.private, task: o.taskParam, chain: o.chain, hosts: o.hosts, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
+    scenario: o.scenario, compression: o.compression, clusters: o.clusters, private: o.private, task: o.taskParam, chain: o.chain, hosts: o.hosts, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
   };
   validateDemoOptions({ ...DEMO_DEFAULTS, ...options });
   return { help: false, options };

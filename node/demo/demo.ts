@@ -67,9 +67,11 @@ export interface DemoOptions {
    * The DP unit. "example": every trainer runs DP-SGD (per-example clip dpClip, default 1; noise
    * multiplier dpSigma, default 1.1; expected batch dpBatch, default 64; budget dpBudget) and the task
    * records it in a PrivacyLedger the agents report their epsilon to. Otherwise dpClip > 0 turns on
-   * peer-level DP in the task, also recorded in a ledger (unit peer).
+   * peer-level DP in the task, also recorded in a ledger (unit peer). "distributed" (needs private):
+   * each trainer L2-clips numSamples × delta to dpClip (default 3000) and adds its 1/peers share of
+   * Skellam noise of std dpSigma·dpClip (default z = 1) on the secure sum (ledger unit distributed).
    */
-  dp?: "peer" | "example";
+  dp?: "peer" | "example" | "distributed";
   dpBatch?: number;
   linkMode?: string;
   scenario?: string;
@@ -81,6 +83,15 @@ export interface DemoOptions {
   private?: boolean;
   secaggNeighbours?: number;
   secaggThreshold?: number;
+  /** FAULT INJECTION (tests, private mode): these peer indices run with `--exit-at before-reveal`. */
+  exitBeforeReveal?: number[];
+  /**
+   * Clustered rounds (docs/d2d-clusters.md): deploys the task's ClusterRounds side contract naming the
+   * scenario (published on the creator's IPFS node) and runs every agent with --cluster-rounds. Needs --scenario.
+   */
+  clusters?: boolean;
+  /** EXPERIMENTS ONLY: peers (indices) that lie in their cluster record when they head a cluster */
+  lyingHeads?: { peer: number; attack: "scale-aggregate" | "drop-member" }[];
   /** update compression written into the task's model spec (node/compression); none/undefined = float32 */
   compression?: "none" | "q8" | "q4" | "topk";
   port: number;
@@ -171,9 +182,11 @@ export interface DemoResult extends SummaryTable {
   contractAddress: string;
   links?: unknown;
   /** the task's PrivacyLedger and every EpsilonReported event (example unit), when DP is on */
-  privacy?: { ledger: string; unit: "peer" | "example"; reports: { round: number; peer: string; epsilon: number; numSamples: number }[] };
+  privacy?: { ledger: string; unit: "peer" | "example" | "distributed"; reports: { round: number; peer: string; epsilon: number; numSamples: number }[] };
   /** private mode: the SecureAggregation side contract */
   secagg?: string;
+  /** clustered mode: the ClusterRounds side contract and each round's head records */
+  clusters?: { address: string; scenarioCid: string; rounds: { round: number; head: string; members: string[]; included: string[]; aggregateCid: string | null; acceptedSamples: number }[] };
 }
 
 export interface DemoHandle {
@@ -202,8 +215,11 @@ export function peerAccount(i: number): HDNodeWallet {
 export function validateDemoOptions(o: DemoOptions): void {
   if (!Number.isInteger(o.peers) || o.peers < 2 || o.peers > MAX_PEERS) throw new RangeError(`--peers must be an integer in 2..${MAX_PEERS} (the contract's MAX_PEERS), got ${o.peers}`);
   if (o.dp === "peer" && !(o.dpClip > 0)) throw new RangeError("--dp peer needs --dp-clip C > 0 (the task's peer-level clip norm) and --dp-sigma");
+  if (o.dp === "distributed" && !o.private) throw new RangeError("--dp distributed needs --private (the noise shares only add up to the full noise in the secure sum)");
   if (o.attackers < 0 || o.attackers >= o.peers) throw new RangeError(`--attackers ${o.attackers} must be < --peers ${o.peers}`);
   if (o.attackers + o.lateJoiners + o.unlucky >= o.peers) throw new RangeError(`--attackers + --late-joiners (+ unlucky peers) must be < --peers ${o.peers}`);
+  if (o.clusters && !o.scenario) throw new RangeError("--clusters needs --scenario FILE: the clustering is computed from the scenario's radio model");
+  if (o.clusters && o.private) throw new RangeError("--clusters does not combine with --private (a head cannot judge masked updates)");
 }
 
 /** Foundry's Anvil cannot be found: the message says how to install it. */
@@ -239,8 +255,8 @@ export function findAnvil(): string {
 
 /**
  * Anvil's flags for the demo: loopback only, chain id 31337, Hardhat's public dev mnemonic (also
- * Anvil's default) with 20 funded accounts as Hardhat's node has, no EIP-170 code-size limit
- * (FederatedTask's runtime code is ~34 kB, above 24,576 bytes), automine with wall-clock timestamps
+ * Anvil's default) with 20 funded accounts as Hardhat's node has, Anvil's default EIP-170 /
+ * EIP-3860 code-size limits as on a public chain (FederatedTask fits them), automine with wall-clock timestamps
  * (Anvil's default: blocks in the same second share it), and the chain state kept in `stateFile`:
  * loaded at start when present, written every second and on SIGTERM, so a restart resumes the chain.
  */
@@ -248,7 +264,7 @@ export function anvilArgs(port: number, stateFile: string, host = "127.0.0.1"): 
   return [
     "--host", host, "--port", String(port), "--chain-id", String(DEV_CHAIN_ID),
     "--mnemonic", HARDHAT_MNEMONIC, "--accounts", "20", "--balance", "10000",
-    "--disable-code-size-limit", "--state", stateFile, "--state-interval", "1",
+    "--state", stateFile, "--state-interval", "1",
   ];
 }
 
@@ -380,7 +396,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         minTrainers: Math.min(2, o.peers),
         robustRule: ruleIdOf(o.rule), ruleParam: ruleParamToChain(o.rule, o.ruleParam),
         // Example-level DP lives in the PrivacyLedger; the task's own dp* fields are peer-level DP.
-        dpClipNormMilli: o.dp === "example" ? 0 : Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: o.dp === "example" ? 0 : Math.round(o.dpSigma * 1000),
+        dpClipNormMilli: o.dp === "example" || o.dp === "distributed" ? 0 : Math.round(o.dpClip * 1000), dpNoiseMultiplierMilli: o.dp === "example" || o.dp === "distributed" ? 0 : Math.round(o.dpSigma * 1000),
         dpDeltaExponent: 5, dpEpsilonBudgetMilli: Math.round(o.dpBudget * 1000),
         ...o.task,
       },
@@ -422,7 +438,9 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     await fundAndAdmit();
     // The DP unit and parameters on chain, before the task starts (contracts/PrivacyLedger.sol).
     const { deployPrivacyLedger } = await import("../chain/privacy-ledger.ts");
-    const ledgerParams = o.dp === "example"
+    const ledgerParams = o.dp === "distributed"
+      ? { unit: "distributed" as const, clipNorm: o.dpClip || 3000, noiseMultiplier: o.dpSigma || 1, expectedBatchSize: 0, localEpochs: 0, delta: 1e-5, epsilonBudget: o.dpBudget || Infinity, noisePeers: o.peers, scaleBits: 9 }
+      : o.dp === "example"
       ? { unit: "example" as const, clipNorm: o.dpClip || 1, noiseMultiplier: o.dpSigma || 1.1, expectedBatchSize: o.dpBatch ?? 64, localEpochs: o.epochs, delta: 1e-5, epsilonBudget: o.dpBudget || Infinity }
       : o.dpClip > 0 ? { unit: "peer" as const, clipNorm: o.dpClip, noiseMultiplier: o.dpSigma, expectedBatchSize: 0, localEpochs: 0, delta: 1e-5, epsilonBudget: o.dpBudget || Infinity } : null;
     const privacyLedger = ledgerParams ? await guard(deployPrivacyLedger(contractAddress, ledgerParams, initiator.signer, createLogger({ name: "demo", level: "error" }))) : null;
@@ -432,9 +450,28 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     if (o.private) {
       const { privateDemoConfig } = await import("../secagg/demo-config.ts");
       const { deploySecureAggregation } = await import("../secagg/chain.ts");
-      const sc = privateDemoConfig(o.peers, o.secaggNeighbours, o.secaggThreshold);
+      const base = privateDemoConfig(o.peers, o.secaggNeighbours, o.secaggThreshold);
+      // Distributed DP: the ledger's clip, z and n_min, with 9 fractional bits so 8σ of noise fits next to 256 × range.
+      const { validateSecAggConfig } = await import("../secagg/config.ts");
+      const sc = ledgerParams?.unit === "distributed"
+        ? validateSecAggConfig({ ...base, scaleBits: ledgerParams.scaleBits, clipL2: ledgerParams.clipNorm, noiseStd: ledgerParams.noiseMultiplier * ledgerParams.clipNorm, noisePeers: ledgerParams.noisePeers })
+        : base;
       secaggAddress = await guard(deploySecureAggregation(contractAddress, sc, 5000, initiator.signer, createLogger({ name: "demo", level: "error" })));
-      say(`  private    SecureAggregation at ${secaggAddress}: range ±${sc.range}, 2^${sc.scaleBits} fixed point, k=${sc.neighbours}, t=${sc.threshold}`);
+      say(`  private    SecureAggregation at ${secaggAddress}: range ±${sc.range}, 2^${sc.scaleBits} fixed point, k=${sc.neighbours}, t=${sc.threshold}${sc.noiseStd > 0 ? `, Skellam noise σ ${sc.noiseStd} on the sum (L2 clip ${sc.clipL2}, ${sc.noisePeers} shares)` : ""}`);
+    }
+
+    // Clustered mode: the scenario on IPFS and the ClusterRounds side contract naming it, before the task starts.
+    let clusterAddress: string | null = null;
+    let scenarioCid = "";
+    if (o.clusters && o.scenario) {
+      const { deployClusterRounds } = await import("../roles/cluster-chain.ts");
+      const { clusterDeploymentJson } = await import("../roles/cluster-roles.ts");
+      const { CID } = await import("multiformats/cid");
+      // The scenario and which peer account stands at each of its positions (peer i at position i):
+      // on-chain peer indices follow registration order, which the concurrent agents do not keep.
+      scenarioCid = await creator.put(clusterDeploymentJson(JSON.parse(readFileSync(path.resolve(o.scenario), "utf8")), peerAddresses), { pin: true });
+      clusterAddress = await guard(deployClusterRounds(contractAddress, { scenarioCid: CID.parse(scenarioCid) }, initiator.signer, createLogger({ name: "demo", level: "error" })));
+      say(`  clusters   ClusterRounds at ${clusterAddress}: scenario ${scenarioCid}, clusters of <= 8, heads >= 30 % battery, records in the first half of verify-commit`);
     }
 
     const attackerSet = new Set(Array.from({ length: o.attackers }, (_, k) => o.peers - 1 - k));
@@ -462,8 +499,14 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       a.push("--stay"); // agents keep serving IPFS until the demo stops them (the last global model is fetched after the task completes)
       if (o.linkMode) a.push("--link-mode", o.linkMode);
       if (o.scenario) a.push("--scenario", path.resolve(o.scenario));
+      // Peer i stands at scenario position i; agents register in any order, so name who stands where.
+      if (o.linkMode || o.scenario) a.push("--link-peers", peerAddresses.join(","));
       if (privacyLedger) a.push("--privacy-ledger", privacyLedger.address, ...(o.dp === "example" ? ["--dp", "example"] : []));
       if (secaggAddress) a.push("--secagg", secaggAddress);
+      if (secaggAddress && o.exitBeforeReveal?.includes(i)) a.push("--exit-at", "before-reveal");
+      if (clusterAddress) a.push("--cluster-rounds", clusterAddress);
+      const lie = o.lyingHeads?.find((h) => h.peer === i);
+      if (clusterAddress && lie) a.push("--cluster-head-attack", lie.attack);
       if (netns) a.push("--ipfs-host", netns.peers[i].ip, "--ipfs-allow-net", netns.subnet);
       return a;
     };
@@ -487,7 +530,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         },
       });
       agents[i] = p;
-      supervisor.watch(i, names[i], p, logFile);
+      // A fault-injected peer (--exit-at before-reveal) is meant to die: its death fails nothing.
+      if (!(secaggAddress && o.exitBeforeReveal?.includes(i))) supervisor.watch(i, names[i], p, logFile);
       return p;
     };
     const stopAgent = async (i: number, graceMs = 4000) => { await agents[i]?.stop(graceMs); };
@@ -557,11 +601,16 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         const summary = await guard(summarizeRound(source, r, { name: who, fallbackSeconds: () => (Date.now() - since) / 1000 }));
         if (!summary) break;
         if (summary.status === "finalized" && evaluator) {
-          summary.accuracy = await guard(evaluator(summary.globalCid)).catch((err: Error) => {
+          const measured = await guard(evaluator(summary.globalCid)).catch((err: Error) => {
             if (err instanceof AgentDiedError || err instanceof DemoAbortedError) throw err;
             say(`  ! test-set evaluation of ${summary.globalCid} failed: ${err.message}`);
             return null;
           });
+          summary.accuracy = measured?.accuracy ?? null;
+          if (measured?.backdoorAsr !== undefined) {
+            summary.backdoorAsr = measured.backdoorAsr;
+            say(`  backdoor   round ${r}: ${(100 * measured.backdoorAsr).toFixed(1)} % of triggered test images classified as the target`);
+          }
         }
         result.rounds.push(summary);
         reported = r;
@@ -595,13 +644,34 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     }
     say("\n" + formatTable(result));
     if (result.links) say("\n" + formatLinks(result.links as Record<string, { links: LinkRow[] }>));
+    if (clusterAddress) {
+      // What the heads recorded in ClusterRounds, per round (the explorer's /clusters page shows the same).
+      const { clusterRoundsReader, bitsOf } = await import("../roles/cluster-chain.ts");
+      const reader = clusterRoundsReader(clusterAddress, initiator.provider);
+      const rows: NonNullable<DemoResult["clusters"]>["rounds"] = [];
+      // records count in on-chain peer indices (registration order): name them by address
+      const nameOf = async (i: number) => who(String(await guard(initiator.task.peerAt(i))));
+      const namesOf = (mask: bigint) => Promise.all(bitsOf(mask).map(nameOf));
+      for (let r = 1; r <= result.rounds.length; r++) {
+        for (const rec of await guard(reader.records(r))) {
+          rows.push({ round: r, head: await nameOf(rec.headIndex), members: await namesOf(rec.members), included: await namesOf(rec.included), aggregateCid: rec.aggregateCid?.toString() ?? null, acceptedSamples: rec.acceptedSamples });
+        }
+      }
+      result.clusters = { address: clusterAddress, scenarioCid, rounds: rows };
+      say("\nClustered rounds (ClusterRounds records; members committed their own updates on the task):");
+      for (const row of rows) say(`  round ${row.round}: head ${row.head}, members ${row.members.join(",")}, included ${row.included.join(",") || "none"}, ${row.acceptedSamples} samples, aggregate ${row.aggregateCid ?? "none"}`);
+      if (rows.length === 0) say("  no head recorded a cluster (every peer took the flat path)");
+      if (o.json) writeFileSync(path.resolve(PROJECT_ROOT, o.json), JSON.stringify(result, null, 2) + "\n");
+    }
     if (result.links && o.scenario) {
       // The cluster view of the same scenario (node/links/clusters.ts); the agents still aggregate flat.
       const { formClusters, formatClusters } = await import("../links/clusters.ts");
       const { loadScenario } = await import("../links/scenario.ts");
       const scen = await loadScenario(path.resolve(o.scenario));
       const clustering = formClusters(scen, { seed: result.contractAddress, active: scen.peers.map((_, i) => i < o.peers) });
-      say("\n" + formatClusters(clustering, "D2D clusters the radio model forms (seed: task address; aggregation in the agents stays flat, see docs/d2d-clusters.md):"));
+      say("\n" + formatClusters(clustering, clusterAddress
+        ? "D2D clusters the radio model forms with every demo peer taking part (the agents' per-round clustering is over the peers that committed, seeded by the round's global model CID):"
+        : "D2D clusters the radio model forms (seed: task address; aggregation in the agents stays flat unless --clusters, see docs/d2d-clusters.md):"));
     }
     if (o.json) say(`\nwrote ${o.json}`);
     if (!o.keepRunning) await stop();
@@ -628,8 +698,11 @@ function collectLinkStats(workDir: string, names: string[]): unknown {
   return Object.keys(out).length ? out : undefined;
 }
 
-/** Test-set accuracy of a global model, measured by the demo itself (the chain only has the aggregators' word). */
-async function makeEvaluator(o: DemoOptions, spec: import("../ml/types.ts").ModelSpec, store: ModelStore, task: import("ethers").Contract): Promise<(cid: string) => Promise<number>> {
+/**
+ * Test-set accuracy of a global model, measured by the demo itself (the chain only has the aggregators' word);
+ * with `--attack backdoor` also the trigger's attack-success rate on the test images (attacks/backdoor.ts).
+ */
+async function makeEvaluator(o: DemoOptions, spec: import("../ml/types.ts").ModelSpec, store: ModelStore, task: import("ethers").Contract): Promise<(cid: string) => Promise<{ accuracy: number; backdoorAsr?: number }>> {
   const { loadDataset } = await import("../ml/datasets.ts");
   const { createModel } = await import("../ml/models.ts");
   const { evaluate, setWeights } = await import("../ml/train.ts");
@@ -640,6 +713,11 @@ async function makeEvaluator(o: DemoOptions, spec: import("../ml/types.ts").Mode
     for (const p of await readPeers(task)) if (p.multiaddr) await store.dial(p.multiaddr, { timeoutMs: 3000 }).catch(() => undefined);
     const bytes = await store.get(cid, { timeoutMs: 20_000 });
     setWeights(model, decodeWeights(bytes, spec));
-    return (await evaluate(model, test)).accuracy;
+    const accuracy = (await evaluate(model, test)).accuracy;
+    if (o.attack !== "backdoor" || o.attackers === 0) return { accuracy };
+    const { attackSuccessRate, DEFAULT_BACKDOOR_TARGET } = await import("../attacks/index.ts");
+    const tf = await import("@tensorflow/tfjs");
+    const predict = (images: Float32Array) => tf.tidy(() => (model.predict(tf.tensor(images, [images.length / (28 * 28), 28, 28, 1])) as import("@tensorflow/tfjs").Tensor).argMax(-1).dataSync() as Int32Array);
+    return { accuracy, backdoorAsr: attackSuccessRate(predict, test.images, test.labels, DEFAULT_BACKDOOR_TARGET) };
   };
 }

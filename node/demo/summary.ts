@@ -52,6 +52,8 @@ export interface RoundSummary {
   excluded: string[];
   globalCid: string;
   accuracy: number | null;
+  /** `--attack backdoor` runs: the finalized model's share of triggered test images (true label not the target) classified as the target. */
+  backdoorAsr?: number;
   reportedAccuracy: number | null;
   cumulativeEpsilon: number | null;
   gasUsed: number;

@@ -8,13 +8,25 @@
 // epochs of max(1, round(N / B)) Poisson-sampled DP-SGD steps at q = B / N and noise multiplier
 // sigma. Steps compose in RDP (per order, RDP adds up), with different q in different rounds when
 // N changes; epsilon at delta is then the Balle et al. 2020 conversion, minimised over orders.
+//
+// Distributed accounting (unit 3, private tasks): each round a peer committed in is one Skellam
+// mechanism on the secure sum, with min(committed peers of that round, noisePeers) noise shares
+// (node/privacy/skellam.ts); rounds compose in RDP over the integer orders, same conversion.
 import { DEFAULT_ORDERS, computeRdp, rdpToEpsilon } from "./accountant.ts";
+import { distributedEpsilon, type DistributedDpParams } from "./skellam.ts";
 import { dpSgdSampleRate, dpSgdStepsPerEpoch } from "./dpsgd.ts";
 import { PrivacyParameterError } from "./errors.ts";
 
 export const UNIT_PEER = 1;
 export const UNIT_EXAMPLE = 2;
-export type PrivacyUnit = "peer" | "example";
+export const UNIT_DISTRIBUTED = 3;
+export type PrivacyUnit = "peer" | "example" | "distributed";
+/** The mechanism each unit's noise comes from (named on the explorer and in the audit). */
+export const MECHANISM: Record<PrivacyUnit, string> = {
+  peer: "Gaussian on each update (DP-FedAvg)",
+  example: "subsampled Gaussian (DP-SGD)",
+  distributed: "Skellam shares summed under secure aggregation",
+};
 
 /** The ledger's Params as ethers returns them (bigint or number fields). */
 export interface RawLedgerParams {
@@ -25,6 +37,8 @@ export interface RawLedgerParams {
   localEpochs: number | bigint;
   deltaExponent: number | bigint;
   epsilonBudgetMilli: number | bigint;
+  noisePeers?: number | bigint;
+  scaleBits?: number | bigint;
 }
 
 /** The task's privacy parameters in natural units. */
@@ -40,15 +54,20 @@ export interface LedgerParams {
   delta: number;
   /** Per-peer epsilon budget over the task; Infinity when none. */
   epsilonBudget: number;
+  /** Distributed unit: n_min, the committed peers whose Skellam shares make the full noise (0 otherwise). */
+  noisePeers?: number;
+  /** Distributed unit: fixed-point bits of the secure sum (0 otherwise). */
+  scaleBits?: number;
 }
 
 /** Decodes the ledger's params; null when the ledger is not configured (unit 0). */
 export function decodeLedgerParams(raw: RawLedgerParams): LedgerParams | null {
-  const n = (k: keyof RawLedgerParams): number => Number(raw[k]);
+  const n = (k: keyof RawLedgerParams): number => Number(raw[k] ?? 0);
   if (n("unit") === 0) return null;
-  if (n("unit") !== UNIT_PEER && n("unit") !== UNIT_EXAMPLE) throw new PrivacyParameterError(`unknown privacy unit ${n("unit")}`);
+  if (n("unit") !== UNIT_PEER && n("unit") !== UNIT_EXAMPLE && n("unit") !== UNIT_DISTRIBUTED) throw new PrivacyParameterError(`unknown privacy unit ${n("unit")}`);
   return {
-    unit: n("unit") === UNIT_PEER ? "peer" : "example",
+    unit: n("unit") === UNIT_PEER ? "peer" : n("unit") === UNIT_EXAMPLE ? "example" : "distributed",
+    ...(n("unit") === UNIT_DISTRIBUTED ? { noisePeers: n("noisePeers"), scaleBits: n("scaleBits") } : {}),
     clipNorm: n("clipNormMilli") === 0 ? null : n("clipNormMilli") / 1000,
     noiseMultiplier: n("noiseMultiplierMilli") / 1000,
     expectedBatchSize: n("expectedBatchSize"),
@@ -70,8 +89,11 @@ export function encodeLedgerParams(p: LedgerParams): RawLedgerParams & Record<st
   if (!(p.epsilonBudget > 0)) throw new PrivacyParameterError(`epsilonBudget must be > 0 or Infinity, got ${p.epsilonBudget}`);
   const budgetMilli = p.epsilonBudget === Infinity ? 0 : Math.floor(p.epsilonBudget * 1000);
   if (p.epsilonBudget !== Infinity && budgetMilli === 0) throw new PrivacyParameterError(`epsilonBudget ${p.epsilonBudget} rounds to 0 milli-units (0 means "no budget")`);
+  if (p.unit === "distributed") distributedParams(p);
   return {
-    unit: p.unit === "peer" ? UNIT_PEER : UNIT_EXAMPLE,
+    unit: p.unit === "peer" ? UNIT_PEER : p.unit === "example" ? UNIT_EXAMPLE : UNIT_DISTRIBUTED,
+    noisePeers: p.unit === "distributed" ? p.noisePeers! : 0,
+    scaleBits: p.unit === "distributed" ? p.scaleBits! : 0,
     clipNormMilli: p.clipNorm === null ? 0 : Math.round(p.clipNorm * 1000),
     noiseMultiplierMilli: Math.round(p.noiseMultiplier * 1000),
     expectedBatchSize: p.unit === "example" ? p.expectedBatchSize : 0,
@@ -79,6 +101,15 @@ export function encodeLedgerParams(p: LedgerParams): RawLedgerParams & Record<st
     deltaExponent: exp,
     epsilonBudgetMilli: budgetMilli,
   };
+}
+
+/** The Skellam accounting parameters of a distributed-unit ledger (throws when they are incomplete). */
+export function distributedParams(p: LedgerParams): DistributedDpParams {
+  if (p.unit !== "distributed") throw new PrivacyParameterError(`distributed accounting needs the distributed unit, got ${p.unit}`);
+  if (!(p.clipNorm !== null && p.clipNorm > 0)) throw new PrivacyParameterError(`the distributed unit needs an L2 clip norm > 0`);
+  if (!(Number.isInteger(p.noisePeers) && p.noisePeers! >= 1 && p.noisePeers! <= 256)) throw new PrivacyParameterError(`noisePeers must be an integer in 1..256, got ${p.noisePeers}`);
+  if (!(Number.isInteger(p.scaleBits) && p.scaleBits! >= 0 && p.scaleBits! <= 24)) throw new PrivacyParameterError(`scaleBits must be an integer in 0..24, got ${p.scaleBits}`);
+  return { clipNorm: p.clipNorm, noiseMultiplier: p.noiseMultiplier, noisePeers: p.noisePeers!, scaleBits: p.scaleBits!, delta: p.delta };
 }
 
 /** DP-SGD steps a peer with `numSamples` training examples takes in one round. */
@@ -133,6 +164,8 @@ export function planNextRound(p: LedgerParams, previousSamples: readonly number[
 export interface PeerRoundRecord {
   round: number;
   numSamples: number;
+  /** Distributed unit: how many peers committed in that round (their noise shares are in the sum). */
+  roundCommits?: number;
   /** Reported epsilon * 1000, or null when the peer did not report for this round. */
   reportedMilli: number | null;
 }
@@ -157,6 +190,20 @@ export function auditPeerEpsilon(p: LedgerParams, records: readonly PeerRoundRec
   const sorted = [...records].sort((a, b) => a.round - b.round);
   const samples: number[] = [];
   const budgetMilli = p.epsilonBudget === Infinity ? Infinity : Math.floor(p.epsilonBudget * 1000);
+  if (p.unit === "distributed") {
+    const dp = distributedParams(p);
+    const commits: number[] = [];
+    return sorted.map((r) => {
+      if (!(Number.isInteger(r.roundCommits) && r.roundCommits! >= 1)) return { ...r, expectedMilli: null, status: "invalid-samples" as const };
+      commits.push(r.roundCommits!);
+      const expectedMilli = epsilonToMilli(distributedEpsilon(dp, commits));
+      let status: EpsilonCheck = "ok";
+      if (expectedMilli > budgetMilli) status = "over-budget";
+      else if (r.reportedMilli === null) status = "missing";
+      else if (r.reportedMilli < expectedMilli) status = "under-reported";
+      return { ...r, expectedMilli, status };
+    });
+  }
   return sorted.map((r) => {
     if (!Number.isInteger(r.numSamples) || r.numSamples < p.expectedBatchSize) {
       return { ...r, expectedMilli: null, status: "invalid-samples" as const };

@@ -130,29 +130,38 @@ export type ValidationLoss = (weights: Float32Array) => Promise<number>;
  * The verdict a verifier commits: the public verdict, then, for a rule with a private vote
  * (validation-vote), this verifier's vote over the updates the public verdict accepted, scored on its
  * own held-out data. Without `validationLoss` (a verifier with no data, the audit) it is the public verdict.
+ * `historySuspects` (indices into `updates`): updates of peers the vote history marks; every honest
+ * verifier rejects them (public: recomputable from the past rounds' revealed masks, see vote-history.ts).
  */
-export async function votedVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[], validationLoss?: ValidationLoss): Promise<RoundVerdict & { voteScores?: { index: number; score: number }[] }> {
+export async function votedVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[], validationLoss?: ValidationLoss, historySuspects: ReadonlySet<number> = new Set()): Promise<RoundVerdict & { voteScores?: { index: number; score: number }[] }> {
   const publicVerdict = roundVerdict(setting, models, updates);
   const rule = createRule(setting.rule);
-  if (!validationLoss || !hasPrivateVote(rule)) return publicVerdict;
-  const kept = canonicalOrder(updates.map((u) => u.cid)).filter((i) => publicVerdict.accepted[i]);
-  if (kept.length === 0) return publicVerdict;
+  if (!hasPrivateVote(rule) || (!validationLoss && historySuspects.size === 0)) return publicVerdict;
+  // Updates of peers the vote history marks (aggregation/rules/vote-history.ts, public and the same
+  // for every honest verifier) are rejected before the vote, so they do not sway the leave-one-out scores.
+  const bySuspicion = [...historySuspects].filter((i) => publicVerdict.accepted[i]).sort((a, b) => a - b);
+  const kept = canonicalOrder(updates.map((u) => u.cid)).filter((i) => publicVerdict.accepted[i] && !historySuspects.has(i));
+  if (kept.length === 0 && bySuspicion.length === 0) return publicVerdict;
   const ctx = ruleContext(setting, models, kept.map((i) => updates[i].numSamples));
   const g = models.global;
-  const vote = await rule.privateVote(kept.map((i) => delta(updates[i].weights!, g)), ctx, (d) => {
+  const vote = kept.length === 0 || !validationLoss ? { accepted: [], scores: [], base: 0 } : await rule.privateVote(kept.map((i) => delta(updates[i].weights!, g)), ctx, (d) => {
     const w = new Float32Array(g.length);
     for (let k = 0; k < g.length; k++) w[k] = g[k] + d[k];
     return validationLoss(w);
   });
   const accepted = [...publicVerdict.accepted];
   const rejections = [...publicVerdict.rejections];
+  for (const i of bySuspicion) {
+    accepted[i] = false;
+    rejections.push({ index: i, code: "rejected-by-rule", message: "vote history: its updates drew persistent reject votes in past rounds" });
+  }
   kept.forEach((i, t) => {
-    if (vote.accepted[t]) return;
+    if (vote.accepted[t] !== false) return; // no vote without validation data
     accepted[i] = false;
     rejections.push({ index: i, code: "rejected-by-rule", message: `validation vote: dropping it lowers this verifier's held-out loss by ${vote.scores[t].toFixed(4)} of ${vote.base.toFixed(4)}` });
   });
   rejections.sort((a, b) => a.index - b.index);
-  return { accepted, mask: maskFrom(accepted), rejections, privateVote: true, voteScores: kept.map((i, t) => ({ index: i, score: vote.scores[t] })) };
+  return { accepted, mask: maskFrom(accepted), rejections, privateVote: true, ...(validationLoss ? { voteScores: kept.map((i, t) => ({ index: i, score: vote.scores[t] })) } : {}) };
 }
 
 export class NothingToAggregateError extends Error {

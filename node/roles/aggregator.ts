@@ -10,6 +10,7 @@ import type { RoleContext } from "./context.ts";
 import type { PendingAggregate, RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 import { privateAggregateFor } from "../secagg/roles.ts";
+import { clusteredAggregate } from "./cluster-roles.ts";
 
 /**
  * Cumulative epsilon after `rounds` rounds, in milli-units, as every honest aggregator computes it
@@ -36,6 +37,8 @@ export class AcceptedUpdateUnavailableError extends Error {
 export async function computeAggregate(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<PendingAggregate> {
   // Private mode: the aggregate is the unmasked sum (node/secagg/roles.ts).
   if (ctx.secagg) return privateAggregateFor(ctx, round, fetchTimeoutMs);
+  // Clustered rounds: FedAvg over the accepted cluster aggregates and lone updates.
+  if (ctx.clusters) return clusteredAggregate(ctx, round, fetchTimeoutMs);
   const { log, task } = ctx;
   const budget = phaseBudget(ctx, round, task.aggregationDuration, fetchTimeoutMs, round.commitCount);
   const commits = (await ctx.chain.commits(round.round, round.commitCount)).filter((c) => maskHas(round.acceptedMask, c.index));

@@ -11,6 +11,7 @@ import type { TrainerCompressionState } from "../compression/trainer-side.ts";
 import type { TrainerDeviceState } from "../devices/trainer-side.ts";
 import type { ExamplePrivacy, ExamplePrivacyState } from "./example-privacy.ts";
 import type { SecAggRoleContext } from "../secagg/roles.ts";
+import type { ClusterRoleContext } from "./cluster-roles.ts";
 
 export type { Learner } from "../ml/learner.ts";
 
@@ -36,6 +37,8 @@ export interface RoleContext {
   privacy?: ExamplePrivacy;
   /** Private mode (--secagg): the task's SecureAggregation side contract and this peer's keys (node/secagg/roles.ts). */
   secagg?: SecAggRoleContext;
+  /** Clustered rounds (--cluster-rounds): the task's ClusterRounds side contract and scenario (node/roles/cluster-roles.ts). */
+  clusters?: ClusterRoleContext;
 }
 
 export interface TrainerState {

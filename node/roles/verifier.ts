@@ -7,6 +7,7 @@ import type { RoleContext } from "./context.ts";
 import type { RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 import { privateVerdict } from "../secagg/roles.ts";
+import { clusteredVerdict } from "./cluster-roles.ts";
 
 /**
  * Fetch every committed update within the budget (byte cap = model size, bounded concurrency),
@@ -18,6 +19,8 @@ import { privateVerdict } from "../secagg/roles.ts";
 export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
   // Private mode: judge the unmasked candidate aggregate, not single (masked) updates.
   if (ctx.secagg) return privateVerdict(ctx, round, fetchTimeoutMs);
+  // Clustered rounds: judge cluster aggregates (recomputed from the members' CIDs) and lone updates.
+  if (ctx.clusters) return clusteredVerdict(ctx, round, fetchTimeoutMs);
   const { log, task } = ctx;
   const budget = phaseBudget(ctx, round, task.verificationDuration, fetchTimeoutMs, round.commitCount);
   const commits = await ctx.chain.commits(round.round, round.commitCount);

@@ -25,9 +25,7 @@ export async function openSecureAggregation(address: string, conn: TaskConnectio
   }
   const config = await chain.config();
   if (!config) throw new SecAggSetupError(`the SecureAggregation contract at ${address} is not configured yet (the task's initiator calls configure)`);
-  // Distributed DP noise is specified (noiseStdMilli) but not built: refuse rather than run without the noise the task promises.
-  if (config.noiseStd > 0) throw new SecAggSetupError(`the task asks for distributed DP noise (noiseStd ${config.noiseStd}), which this agent does not implement yet: it cannot take part without it`);
   const secretKey = secretKeyFromPem(readFileSync(path.join(dataDir, "x25519.pem"), "utf8"));
-  log.info("secagg", { address, range: config.range, scaleBits: config.scaleBits, neighbours: config.neighbours, threshold: config.threshold, noiseStd: config.noiseStd });
+  log.info("secagg", { address, range: config.range, scaleBits: config.scaleBits, neighbours: config.neighbours, threshold: config.threshold, noiseStd: config.noiseStd, clipL2: config.clipL2, noisePeers: config.noisePeers });
   return { chain, config, secretKey, stateDir: dataDir };
 }

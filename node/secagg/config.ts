@@ -20,9 +20,14 @@ export interface SecAggConfig {
   threshold: number;
   /**
    * Distributed DP: standard deviation of the total noise on the SUM of weighted deltas, in the
-   * same units as `range` (0 = no noise). Each peer adds a 1/n share of the variance as Skellam noise.
+   * same units as `range` (0 = no noise). Each peer adds a 1/noisePeers share of the variance as
+   * Skellam noise (node/privacy/skellam.ts), so noisePeers committed updates carry the full noise.
    */
   noiseStd: number;
+  /** Distributed DP: L2 clip of each peer's sample-weighted delta (0 = none; required with noise). */
+  clipL2?: number;
+  /** Distributed DP: n_min, the committed peers whose shares make the full noise (1..256 with noise, else 0). */
+  noisePeers?: number;
 }
 
 /** On-chain representation (SecureAggregation.Config): integers only. */
@@ -32,6 +37,8 @@ export interface RawSecAggConfig {
   neighbours: bigint | number;
   threshold: bigint | number;
   noiseStdMilli: bigint | number;
+  clipL2Milli?: bigint | number;
+  noisePeers?: bigint | number;
 }
 
 export function decodeSecAggConfig(raw: RawSecAggConfig): SecAggConfig {
@@ -41,20 +48,30 @@ export function decodeSecAggConfig(raw: RawSecAggConfig): SecAggConfig {
     neighbours: Number(raw.neighbours),
     threshold: Number(raw.threshold),
     noiseStd: Number(raw.noiseStdMilli) / 1000,
+    clipL2: Number(raw.clipL2Milli ?? 0) / 1000,
+    noisePeers: Number(raw.noisePeers ?? 0),
   });
 }
 
-export function encodeSecAggConfig(c: SecAggConfig): { rangeMilli: number; scaleBits: number; neighbours: number; threshold: number; noiseStdMilli: number } {
+export function encodeSecAggConfig(c: SecAggConfig): { rangeMilli: number; scaleBits: number; neighbours: number; threshold: number; noiseStdMilli: number; clipL2Milli: number; noisePeers: number } {
   validateSecAggConfig(c);
-  return { rangeMilli: Math.round(c.range * 1000), scaleBits: c.scaleBits, neighbours: c.neighbours, threshold: c.threshold, noiseStdMilli: Math.round(c.noiseStd * 1000) };
+  return {
+    rangeMilli: Math.round(c.range * 1000), scaleBits: c.scaleBits, neighbours: c.neighbours, threshold: c.threshold, noiseStdMilli: Math.round(c.noiseStd * 1000),
+    clipL2Milli: Math.round((c.clipL2 ?? 0) * 1000), noisePeers: c.noisePeers ?? 0,
+  };
 }
+
+/** Whether the config asks for distributed DP noise. */
+export const hasDistributedNoise = (c: SecAggConfig): boolean => c.noiseStd > 0;
 
 /**
  * Worst-case magnitude of one coordinate of the sum, in quantized units: every participant at
- * ±range, plus 8 standard deviations of the total noise. Must stay below 2^31.
+ * ±range, plus 8 standard deviations of the noise of `participants` peers each adding 1/noisePeers
+ * of the variance. Must stay below 2^31.
  */
 export function worstCaseSum(c: SecAggConfig, participants = MAX_PARTICIPANTS): number {
-  return (participants * c.range + 8 * c.noiseStd) * 2 ** c.scaleBits + participants;
+  const noise = c.noiseStd > 0 ? 8 * c.noiseStd * Math.sqrt(participants / Math.max(1, c.noisePeers ?? 1)) : 0;
+  return (participants * c.range + noise) * 2 ** c.scaleBits + participants;
 }
 
 export function validateSecAggConfig(c: SecAggConfig): SecAggConfig {
@@ -63,6 +80,12 @@ export function validateSecAggConfig(c: SecAggConfig): SecAggConfig {
   if (!(Number.isInteger(c.neighbours) && c.neighbours >= 2 && c.neighbours % 2 === 0)) throw new SecAggConfigError(`neighbours (k) must be an even integer >= 2, got ${c.neighbours}`);
   if (!(Number.isInteger(c.threshold) && c.threshold >= 1 && c.threshold <= c.neighbours)) throw new SecAggConfigError(`threshold (t) must be an integer in [1, k=${c.neighbours}], got ${c.threshold}`);
   if (!(Number.isFinite(c.noiseStd) && c.noiseStd >= 0)) throw new SecAggConfigError(`noiseStd must be >= 0, got ${c.noiseStd}`);
+  const clip = c.clipL2 ?? 0, np = c.noisePeers ?? 0;
+  if (!(Number.isFinite(clip) && clip >= 0)) throw new SecAggConfigError(`clipL2 must be >= 0, got ${clip}`);
+  if (c.noiseStd > 0 && !(clip > 0)) throw new SecAggConfigError(`distributed DP noise needs an L2 clip (clipL2 > 0): the clip is the sensitivity the noise is calibrated to`);
+  if (c.noiseStd > 0 ? !(Number.isInteger(np) && np >= 1 && np <= MAX_PARTICIPANTS) : np !== 0) {
+    throw new SecAggConfigError(`noisePeers must be an integer in 1..${MAX_PARTICIPANTS} with noise on, 0 without; got ${np}`);
+  }
   const worst = worstCaseSum(c);
   if (worst >= 2 ** 31) {
     throw new SecAggConfigError(`range ${c.range} × 2^${c.scaleBits} × ${MAX_PARTICIPANTS} peers (+ noise) = ${worst.toExponential(3)} overflows a signed 32-bit sum: lower scaleBits or range`);

@@ -31,7 +31,8 @@ import { UnmaskError } from "./errors.ts";
 import type { RoundContext } from "./keys.ts";
 import { neighboursOf } from "./neighbours.ts";
 import { createReveal, createSetup, maskUpdate, openShares, type Me, type PeerKey, type SetupSecrets } from "./protocol.ts";
-import { quantize, weightedDelta } from "./quantize.ts";
+import { weightedDelta } from "./quantize.ts";
+import { distributedEpsilonAfter, ledgerMismatch, noiseParamsOf, privatizeForSum } from "./distributed-dp.ts";
 import { collectTranscript, MAX_SETUP_BUNDLE_BYTES, privateAggregate, unmaskTranscript, type RoundTranscript, type TranscriptSource } from "./transcript.ts";
 import type { UnmaskResult } from "./protocol.ts";
 
@@ -48,7 +49,16 @@ export interface SecAggRoleContext {
   stateDir?: string;
   /** Rounds whose reveal this agent already sent (or found nothing to reveal). */
   revealed?: Set<number>;
+  /** Distributed DP: rounds whose epsilon this agent reported (or had nothing to report), and its own commits' round sizes. */
+  epsilonReported?: Set<number>;
+  ownRoundCommits?: Map<number, number>;
+  dpStopLogged?: boolean;
+  /** FAULT INJECTION (agent --exit-at before-reveal): vanish, unrevealed, once training of a round this peer committed in closes. */
+  faultExitAt?: "before-reveal";
 }
+
+/** How long a peer vanishing by fault injection keeps its process (and IPFS node) up without acting. */
+export const FAULT_EXIT_LINGER_MS = 10_000;
 
 const bitSet = (mask: bigint, i: number) => ((mask >> BigInt(i)) & 1n) === 1n;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,6 +111,63 @@ async function me(ctx: RoleContext, sa: SecAggRoleContext, reg: Map<number, Peer
 
 const roundCtx = (ctx: RoleContext, round: number): RoundContext => ({ task: ctx.chain.contractAddress.toLowerCase(), round });
 
+/** Distributed DP: for each earlier round this peer committed in, how many peers committed (read from chain, cached). */
+async function ownRoundCommits(ctx: RoleContext, sa: SecAggRoleContext, before: number): Promise<number[]> {
+  const known = (sa.ownRoundCommits ??= new Map());
+  for (let r = 1; r < before; r++) {
+    if (known.has(r)) continue;
+    known.set(r, (await ctx.chain.commitIndexOf(r, ctx.chain.account)) === null ? 0 : (await ctx.chain.round(r)).commitCount);
+  }
+  return [...known].filter(([r, n]) => r < before && n > 0).map(([, n]) => n);
+}
+
+/**
+ * Distributed DP, before training round r: the task's ledger must describe this config's noise,
+ * and committing r (assuming at least n_min committers) must keep this peer within its budget.
+ * Returns a reason to sit the round out, or null to go on.
+ */
+async function distributedGate(ctx: RoleContext, sa: SecAggRoleContext, r: number): Promise<string | null> {
+  const ledger = ctx.privacy;
+  if (!ledger) return null;
+  const mismatch = ledgerMismatch(sa.config, ledger.params);
+  if (mismatch) return `privacy ledger and SecureAggregation config disagree (${mismatch}): this peer cannot account its privacy, it does not commit`;
+  if (ledger.params.unit !== "distributed") return null;
+  const previous = await ownRoundCommits(ctx, sa, r);
+  const next = distributedEpsilonAfter(ledger.params, [...previous, ledger.params.noisePeers!]);
+  const budgetMilli = ledger.params.epsilonBudget === Infinity ? Infinity : Math.floor(ledger.params.epsilonBudget * 1000);
+  if (next.milli > budgetMilli) return `committing round ${r} would raise this peer's epsilon to ${next.epsilon.toFixed(3)} > budget ${ledger.params.epsilonBudget}: it stops committing updates (other roles continue)`;
+  return null;
+}
+
+/**
+ * Distributed DP, once round r's training closed (its commit list is final): report this peer's
+ * cumulative epsilon on the ledger when it committed in r. Idempotent per round.
+ */
+export async function reportDistributedEpsilon(ctx: RoleContext, round: RoundState): Promise<boolean> {
+  const sa = ctx.secagg!;
+  const ledger = ctx.privacy;
+  const done = (sa.epsilonReported ??= new Set());
+  if (!ledger || ledger.params.unit !== "distributed" || done.has(round.round)) return false;
+  // A chain error below throws before `done` is set, so the next poll tries again.
+  if ((await ctx.chain.commitIndexOf(round.round, ctx.chain.account)) === null || (await ledger.ledger.epsilonOf(round.round, ctx.chain.account)) !== null) {
+    done.add(round.round);
+    return false;
+  }
+  const commits = [...(await ownRoundCommits(ctx, sa, round.round)), round.commitCount];
+  const { epsilon, milli } = distributedEpsilonAfter(ledger.params, commits);
+  try {
+    const sent = await ledger.ledger.report(round.round, milli);
+    done.add(round.round);
+    ctx.log.info("epsilon-reported", { round: round.round, unit: "distributed", mechanism: "skellam", committed: round.commitCount, noisePeers: ledger.params.noisePeers, epsilon: epsilon.toFixed(3), budget: ledger.params.epsilonBudget, gas: sent.gasUsed });
+    return true;
+  } catch (err) {
+    if (!(err instanceof TxRevertedError)) throw err;
+    done.add(round.round);
+    ctx.log.warn("epsilon-report-refused", { round: round.round, epsilonMilli: milli, error: err.errorName, args: err.errorArgs.map(String) });
+    return false;
+  }
+}
+
 /** Training in a private round. Returns true when this peer is done with the round's training (committed or sat out). */
 export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, state: TrainerState): Promise<boolean> {
   const sa = ctx.secagg!;
@@ -110,6 +177,12 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
   if (ctx.task.dp && state.dpRoundsSpent + 1 > maxCommitsWithinBudget(ctx.task.dp)) {
     if (!state.budgetExhaustedLogged) log.warn("privacy-budget-exhausted", { round: r, spentRounds: state.dpRoundsSpent, budget: ctx.task.dp.epsilonBudget });
     state.budgetExhaustedLogged = true;
+    return true;
+  }
+  const dpStop = await distributedGate(ctx, sa, r);
+  if (dpStop) {
+    if (!sa.dpStopLogged) log.warn("privacy-budget-exhausted", { round: r, unit: "distributed", reason: dpStop });
+    sa.dpStopLogged = true;
     return true;
   }
   const rc = roundCtx(ctx, r);
@@ -146,7 +219,8 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
   const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
   const learner = await ctx.learner();
   // The task's peer-level DP (local clip + Gaussian noise), if it has one, applies as in a plain round:
-  // masking hides the update, it does not replace its noise (distributed DP is not built yet).
+  // masking hides the update, it does not replace its noise. Distributed DP (the SecureAggregation
+  // config's noise) is added after quantization below (node/secagg/distributed-dp.ts).
   const dp = ctx.task.dp;
   const privacy = dp ? { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noise: secureGaussianSource() } : null;
   const update = await localUpdate(global, learner, { round: r, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack, privacy });
@@ -176,13 +250,15 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
     }
   }));
   if (update.dp) state.dpRoundsSpent++;
-  const q = quantize(weightedDelta(update.weights, global, update.samples), sa.config);
+  const q = privatizeForSum(weightedDelta(update.weights, global, update.samples), sa.config);
+  const noise = noiseParamsOf(sa.config);
   const masked = maskUpdate(rc, self, secrets, q.values, posted);
   const cid = CID.parse(await ctx.store.put(encodeMaskedUpdate({ task: rc.task, round: r, ownerIndex: self.index, words: masked }), { pin: true }));
   const sent = await ctx.chain.commitUpdate(r, cid, update.samples);
   log.info("committed", {
     round: r, cid: cid.toString(), samples: update.samples, trainSeconds: update.seconds.toFixed(2), loss: update.loss.toFixed(4), gas: sent.gasUsed,
     private: true, maskedWith: posted.length, clippedCoordinates: q.clipped, ...(update.attack ? { attack: update.attack } : {}),
+    ...(noise ? { distributedDp: { mechanism: "skellam", lambda: Number(q.lambda.toPrecision(6)), noisePeers: noise.noisePeers, l2Clipped: q.l2Clipped } } : {}),
   });
   return true;
 }
@@ -191,6 +267,15 @@ export async function runPrivateTrainer(ctx: RoleContext, round: RoundState, sta
 export async function revealPrivateShares(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<boolean> {
   const sa = ctx.secagg!;
   const r = round.round;
+  if (sa.faultExitAt === "before-reveal" && (await ctx.chain.commitIndexOf(r, ctx.chain.account)) !== null) {
+    // Fault injection for tests: a committed peer that vanishes before revealing. It stops acting
+    // here for good (this promise never settles, so the agent loop never reveals, votes or
+    // aggregates again), lets its IPFS node serve for FAULT_EXIT_LINGER_MS, then dies like a crash.
+    ctx.log.warn("fault-exit", { round: r, point: "before-reveal", lingerMs: FAULT_EXIT_LINGER_MS, reason: "--exit-at before-reveal (fault injection): this peer committed and now vanishes without revealing its shares" });
+    setTimeout(() => process.kill(process.pid, "SIGKILL"), FAULT_EXIT_LINGER_MS);
+    return new Promise<boolean>(() => {});
+  }
+  await reportDistributedEpsilon(ctx, round);
   const done = (sa.revealed ??= new Set());
   if (done.has(r)) return false;
   const rs = await sa.chain.roundState(r);

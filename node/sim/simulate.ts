@@ -24,6 +24,7 @@ import { decodeUpdate, encodeUpdate, updateCid } from "../protocol/model-bytes.t
 import { aggregateAccepted, roundVerdict, votedVerdict, type RoundUpdate } from "../protocol/verdict.ts";
 import { maskFrom } from "../protocol/codecs.ts";
 import { DEFAULT_BACKDOOR_TARGET, attackSuccessRate, dataAttacks } from "../attacks/index.ts";
+import { historySuspects, type RoundVotes, type VoteHistoryPolicy } from "../aggregation/rules/vote-history.ts";
 import * as tf from "@tensorflow/tfjs";
 
 export class SimulationParameterError extends Error {
@@ -73,12 +74,26 @@ export interface SimulationOptions {
    * accepted by a strict majority, as the contract tallies revealed masks. Default 5.
    */
   verifiers?: number;
+  /**
+   * A rule with a private vote: honest verifiers also reject peers whose past updates drew persistent
+   * reject votes (aggregation/rules/vote-history.ts), from the committees' revealed votes of earlier
+   * rounds (what the agents could read from the chain: the VerdictRevealed masks). Off unless given
+   * (DEFAULT_VOTE_HISTORY is the measured setting); the agents do not run it (docs/robustness.md).
+   */
+  voteHistory?: VoteHistoryPolicy | false;
   /** Cap on each peer's shard (its first samples, as the agents' --max-samples). */
   maxSamplesPerPeer?: number;
   /** Test samples used for evaluation (a seeded random subset of the 10k test split). */
   testSamples?: number;
   backend?: BackendPreference;
   onRound?: (r: SimulationRound) => void;
+  /**
+   * Also measure the backdoor's attack-success rate when no backdoor runs (the clean model's own rate
+   * of sending triggered images to the target class: the floor a backdoor's ASR is read against).
+   */
+  measureBackdoorAsr?: boolean;
+  /** Called each round with the round's global model and the weights every peer sent (peer order), for studies. */
+  onUpdates?: (round: number, global: Float32Array, sent: readonly Float32Array[]) => void;
 }
 
 export interface SimulationRound {
@@ -95,6 +110,10 @@ export interface SimulationRound {
   updateCids: string[];
   /** The next global model's CID; null when nothing was accepted (the round fails, the global stays). */
   globalCid: string | null;
+  /** A rule with a private vote: the peers rejected for their vote history this round. */
+  historySuspects?: number[];
+  /** A rule with a private vote: reject votes each peer's update drew from the committee. */
+  votesAgainst?: number[];
   /** Backdoor runs only: share of triggered test images (true label not the target) classified as the target. */
   backdoorAsr?: number;
   seconds: number;
@@ -166,21 +185,31 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         },
       }));
     }
+    // The committees' revealed votes so far, per round (updates are in peer order here).
+    const voteHistory: RoundVotes[] = [];
+    const historyPolicy = opts.voteHistory ?? false;
     /** The round's verdict: public for geometric rules; the committee's per-update majority for a private vote. */
     const committeeVerdict = async (setting: Parameters<typeof roundVerdict>[0], models: Parameters<typeof roundVerdict>[1], updates: RoundUpdate[], r: number) => {
       const publicVerdict = roundVerdict(setting, models, updates);
       if (!publicVerdict.privateVote) return publicVerdict;
       const size = Math.min(opts.verifiers ?? 5, opts.numPeers);
       const committee = permutation(opts.numPeers, mulberry32(deriveSeed(opts.seed, 0xc0, r))).slice(0, size);
+      const suspects = new Set(historyPolicy ? historySuspects(voteHistory, r, historyPolicy) : []);
       const votes = updates.map(() => 0);
+      const revealed: RoundVotes["votes"][number][] = [];
       for (const v of committee) {
         const mine = isAttacker.has(v)
           ? publicVerdict
-          : await votedVerdict(setting, models, updates, async (w) => (await learners[v].evaluate(w)).loss);
+          : await votedVerdict(setting, models, updates, async (w) => (await learners[v].evaluate(w)).loss, suspects);
         mine.accepted.forEach((ok, i) => { if (ok) votes[i]++; });
+        revealed.push({ verifier: v, accepted: mine.accepted });
       }
+      voteHistory.push({ round: r, peers: updates.map((_, p) => p), judged: publicVerdict.accepted.map((ok, p) => ok && !suspects.has(p)), votes: revealed });
       const accepted = votes.map((n) => n >= Math.floor(size / 2) + 1);
-      return { ...publicVerdict, accepted, mask: maskFrom(accepted) };
+      return {
+        ...publicVerdict, accepted, mask: maskFrom(accepted),
+        historySuspects: [...suspects].sort((a, b) => a - b), votesAgainst: votes.map((n) => size - n),
+      };
     };
     let global = flattenWeights(initialWeights(spec, opts.initialModelSeed ?? deriveSeed(opts.seed, 0x1417)));
     let previousGlobal: Float32Array | null = null;
@@ -200,6 +229,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         isAttacker.has(p) && plan && !dataAttacks.includes(plan.kind)
           ? craftUpdate(plan, { round: r, peerIndex: p, numPeers: opts.numPeers, global, honest: h.weights, colluderHonestDeltas })
           : h.weights);
+      opts.onUpdates?.(r, global, sent);
       // What arrives from IPFS: canonical bytes, decoded, under their CID.
       const updates: RoundUpdate[] = [];
       for (let p = 0; p < opts.numPeers; p++) {
@@ -219,8 +249,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       global = next;
       setWeights(evalModel, unflattenWeights(global, spec));
       const { accuracy, loss } = evaluate(evalModel, test);
-      const backdoorAsr = plan?.kind === "backdoor" && opts.attackers.length > 0
-        ? attackSuccessRate((x) => predictClasses(evalModel, x), test.images, test.labels, plan.params?.targetLabel ?? DEFAULT_BACKDOOR_TARGET)
+      const backdoorAsr = (plan?.kind === "backdoor" && opts.attackers.length > 0) || opts.measureBackdoorAsr
+        ? attackSuccessRate((x) => predictClasses(evalModel, x), test.images, test.labels, plan?.params?.targetLabel ?? DEFAULT_BACKDOOR_TARGET)
         : undefined;
       let acceptedAttackers = 0, acceptedHonest = 0;
       verdict.accepted.forEach((ok, p) => { if (ok) { if (isAttacker.has(p)) acceptedAttackers++; else acceptedHonest++; } });
@@ -231,6 +261,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         mask: maskHex(verdict.mask), updateCids: updates.map((u) => u.cid.toString()), globalCid,
         seconds: (performance.now() - t0) / 1000,
         ...(backdoorAsr !== undefined ? { backdoorAsr } : {}),
+        ...("historySuspects" in verdict ? { historySuspects: verdict.historySuspects, votesAgainst: verdict.votesAgainst } : {}),
       };
       rounds.push(round);
       opts.onRound?.(round);

@@ -32,6 +32,13 @@ describe("agent flags", () => {
     expect(() => parseAgentArgs(["--dp", "peer"])).to.throw(UsageError);
   });
 
+  it("reads --link-peers as scenario positions and refuses a malformed address", () => {
+    const a = "0x" + "ab".repeat(20), b = "0x" + "CD".repeat(20);
+    expect(parseAgentArgs(["--link-peers", `${a},${b}`])!.linkPeers).to.deep.equal([a, b.toLowerCase()]);
+    expect(parseAgentArgs([])!.linkPeers).to.equal(undefined);
+    expect(() => parseAgentArgs(["--link-peers", `${a},0x12`])).to.throw(UsageError, /not an account address/);
+  });
+
   it("returns null for --help", () => {
     expect(parseAgentArgs(["--help"])).to.equal(null);
   });

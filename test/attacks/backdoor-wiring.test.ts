@@ -64,5 +64,11 @@ describe("backdoor wired into the local update", () => {
       const clean = await simulate({ ...base, rounds: 1, attackers: [], attack: undefined, rule: "fedavg" });
       expect(clean.rounds[0].backdoorAsr).to.equal(undefined);
     });
+
+    it("measureBackdoorAsr gives the clean model's own rate (the floor a backdoor's ASR is read against)", async () => {
+      const clean = await simulate({ ...base, rounds: 1, attackers: [], attack: undefined, rule: "fedavg", measureBackdoorAsr: true });
+      expect(clean.rounds[0].backdoorAsr).to.be.within(0, 1);
+      expect(clean.rounds[0].backdoorAsr).to.be.lessThan(0.5); // no trigger was ever trained on
+    });
   });
 });

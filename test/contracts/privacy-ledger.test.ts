@@ -10,7 +10,9 @@ const { ethers, networkHelpers, ignition } = await network.create();
 const { time } = networkHelpers;
 type S = HardhatEthersSigner;
 
-const EXAMPLE = { unit: 2, clipNormMilli: 1000, noiseMultiplierMilli: 1100, expectedBatchSize: 64, localEpochs: 1, deltaExponent: 5, epsilonBudgetMilli: 3000 };
+const EXAMPLE = { unit: 2, clipNormMilli: 1000, noiseMultiplierMilli: 1100, expectedBatchSize: 64, localEpochs: 1, deltaExponent: 5, epsilonBudgetMilli: 3000, noisePeers: 0, scaleBits: 0 };
+/** Distributed DP of a private task: C = 4000, sigma = 0.8 on the sum, n_min = 3, 8 fractional bits. */
+const DISTRIBUTED = { unit: 3, clipNormMilli: 4_000_000, noiseMultiplierMilli: 800, expectedBatchSize: 0, localEpochs: 0, deltaExponent: 5, epsilonBudgetMilli: 0, noisePeers: 3, scaleBits: 8 };
 
 async function withLedger(o: { configure?: boolean; params?: Partial<typeof EXAMPLE>; config?: Partial<Config>; start?: boolean } = {}) {
   const d = await deployTask(ethers, { config: o.config });
@@ -43,15 +45,20 @@ describe("PrivacyLedger: configuration", () => {
     const started = await withLedger({ configure: false });
     await expect(started.ledger.configure(EXAMPLE)).to.be.revertedWithCustomError(started.ledger, "TaskAlreadyStarted");
     const { ledger } = await withLedger({ configure: false, start: false });
-    for (const [field, bad] of [["noiseMultiplierMilli", 0], ["deltaExponent", 0], ["deltaExponent", 31], ["expectedBatchSize", 0], ["localEpochs", 0], ["unit", 0], ["unit", 3]] as const) {
+    for (const [field, bad] of [["noiseMultiplierMilli", 0], ["deltaExponent", 0], ["deltaExponent", 31], ["expectedBatchSize", 0], ["localEpochs", 0], ["unit", 0], ["unit", 4]] as const) {
       await expect(ledger.configure({ ...EXAMPLE, [field]: bad })).to.be.revertedWithCustomError(ledger, "InvalidParams").withArgs(field);
     }
+    await expect(ledger.configure({ ...EXAMPLE, noisePeers: 3 })).to.be.revertedWithCustomError(ledger, "InvalidParams").withArgs("noisePeers/scaleBits");
+    for (const [field, bad] of [["clipNormMilli", 0], ["noisePeers", 0], ["noisePeers", 257], ["scaleBits", 25]] as const) {
+      await expect(ledger.configure({ ...DISTRIBUTED, [field]: bad })).to.be.revertedWithCustomError(ledger, "InvalidParams").withArgs(field);
+    }
+    await expect(ledger.configure({ ...DISTRIBUTED, expectedBatchSize: 64 })).to.be.revertedWithCustomError(ledger, "InvalidParams").withArgs("expectedBatchSize/localEpochs");
     await expect(ethers.deployContract("PrivacyLedger", [ethers.ZeroAddress])).to.be.revertedWithCustomError(ledger, "ZeroTask");
   });
 
   it("records the peer unit only as a copy of the task's own DP fields", async () => {
     const dp = { dpClipNormMilli: 500, dpNoiseMultiplierMilli: 1200, dpDeltaExponent: 5, dpEpsilonBudgetMilli: 8000 };
-    const peerUnit = { unit: 1, clipNormMilli: 500, noiseMultiplierMilli: 1200, expectedBatchSize: 0, localEpochs: 0, deltaExponent: 5, epsilonBudgetMilli: 8000 };
+    const peerUnit = { unit: 1, clipNormMilli: 500, noiseMultiplierMilli: 1200, expectedBatchSize: 0, localEpochs: 0, deltaExponent: 5, epsilonBudgetMilli: 8000, noisePeers: 0, scaleBits: 0 };
     const { ledger } = await withLedger({ configure: false, start: false, config: dp });
     await expect(ledger.configure({ ...peerUnit, noiseMultiplierMilli: 1000 })).to.be.revertedWithCustomError(ledger, "PeerUnitMismatch").withArgs("noiseMultiplierMilli");
     await expect(ledger.configure({ ...peerUnit, epsilonBudgetMilli: 0 })).to.be.revertedWithCustomError(ledger, "PeerUnitMismatch").withArgs("epsilonBudgetMilli");
@@ -123,7 +130,18 @@ describe("PrivacyLedger: epsilon reports", () => {
     const dp = { dpClipNormMilli: 500, dpNoiseMultiplierMilli: 1200, dpDeltaExponent: 5, dpEpsilonBudgetMilli: 0 };
     const { task, ledger, peers } = await withLedger({ config: dp, params: { unit: 1, clipNormMilli: 500, noiseMultiplierMilli: 1200, expectedBatchSize: 0, localEpochs: 0, epsilonBudgetMilli: 0 } });
     await (await task.connect(peers[0]).commitUpdate(1, cidRaw(ethers, "p"), 900)).wait();
-    await expect(ledger.connect(peers[0]).report(1, 100)).to.be.revertedWithCustomError(ledger, "NotExampleUnit").withArgs(1);
+    await expect(ledger.connect(peers[0]).report(1, 100)).to.be.revertedWithCustomError(ledger, "UnitTakesNoReports").withArgs(1);
+  });
+
+  it("takes per-round reports in a distributed-DP task, with the same rules as the example unit", async () => {
+    const { task, ledger, peers } = await withLedger({ params: { ...DISTRIBUTED, epsilonBudgetMilli: 5000 } });
+    const p = await ledger.params();
+    expect([p.unit, p.noisePeers, p.scaleBits].map(Number)).to.deep.equal([3, 3, 8]);
+    await expect(ledger.connect(peers[0]).report(1, 100)).to.be.revertedWithCustomError(ledger, "NotCommitted");
+    await (await task.connect(peers[0]).commitUpdate(1, cidRaw(ethers, "d"), 900)).wait();
+    await expect(ledger.connect(peers[0]).report(1, 5001)).to.be.revertedWithCustomError(ledger, "EpsilonOverBudget").withArgs(peers[0].address, 5001, 5000);
+    await expect(ledger.connect(peers[0]).report(1, 1234)).to.emit(ledger, "EpsilonReported").withArgs(1, peers[0].address, 0, 900, 1234);
+    await expect(ledger.connect(peers[0]).report(1, 1300)).to.be.revertedWithCustomError(ledger, "AlreadyReported");
   });
 });
 

@@ -37,9 +37,19 @@ describe("SecureAggregation: configuration", () => {
     await expect(secagg.configure(cfg({ setupWindowBps: 0 }))).to.be.revertedWithCustomError(secagg, "SetupWindowInvalid").withArgs(0);
     // 256 peers × 8192 × 2^10 = 2^31: one too many for int32.
     await expect(secagg.configure(cfg({ rangeMilli: 8_192_000 }))).to.be.revertedWithCustomError(secagg, "SumMayOverflow");
+    // Distributed DP: noise needs an L2 clip and 1..256 noise peers; no noise needs noisePeers 0.
+    await expect(secagg.configure(cfg({ noiseStdMilli: 1000 }))).to.be.revertedWithCustomError(secagg, "NoiseParamsInvalid").withArgs(1000, 0, 0);
+    await expect(secagg.configure(cfg({ noiseStdMilli: 1000, clipL2Milli: 1000 }))).to.be.revertedWithCustomError(secagg, "NoiseParamsInvalid").withArgs(1000, 1000, 0);
+    await expect(secagg.configure(cfg({ noiseStdMilli: 1000, clipL2Milli: 1000, noisePeers: 257 }))).to.be.revertedWithCustomError(secagg, "NoiseParamsInvalid");
+    await expect(secagg.configure(cfg({ noisePeers: 4 }))).to.be.revertedWithCustomError(secagg, "NoiseParamsInvalid").withArgs(0, 0, 4);
+    // The noise counts in the overflow bound: 256 peers at ±8000 plus 8 sigma of 256 shares of 1/noisePeers of the variance.
+    // 2^31 / 2^10 − 256 × 8000 = 49,152 of headroom: sigma 6,100 with n_min = 1 needs 8 × 16 × 6,100 = 780,800 (overflows),
+    // with n_min = 256 it needs 8 × 6,100 = 48,800 (fits).
+    await expect(secagg.configure(cfg({ noiseStdMilli: 6_100_000, clipL2Milli: 1000, noisePeers: 1 }))).to.be.revertedWithCustomError(secagg, "SumMayOverflow");
     await expect(secagg.postSetup(1, 4, pk("x"), cidRaw(ethers, "s"))).to.be.revertedWithCustomError(secagg, "NotConfigured");
     await expect(secagg.connect(initiator).configure(cfg())).to.emit(secagg, "SecAggConfigured");
     expect((await secagg.config()).threshold).to.equal(4n);
+    expect((await secagg.config()).noisePeers).to.equal(0n);
     expect(await secagg.trainingDuration()).to.equal(100n);
     expect(await secagg.task()).to.equal(await task.getAddress());
     await expect(secagg.configure(cfg())).to.be.revertedWithCustomError(secagg, "AlreadyConfigured");
@@ -57,6 +67,13 @@ describe("SecureAggregation: configuration", () => {
     const { secagg } = await ignition.deploy(SecureAggregationModule, { parameters: { SecureAggregationModule: { task: await task.getAddress(), threshold: 3 } } });
     const c = await (secagg as unknown as SecureAggregation).config();
     expect([c.rangeMilli, c.scaleBits, c.neighbours, c.threshold]).to.deep.equal([8_000_000n, 10n, 8n, 3n]);
+  });
+
+  it("takes distributed-DP noise whose 8-sigma bound fits next to the clipped updates", async () => {
+    const { secagg } = await deployPrivate({ configure: false });
+    await expect(secagg.configure(cfg({ noiseStdMilli: 6_100_000, clipL2Milli: 4_000_000, noisePeers: 256 }))).to.emit(secagg, "SecAggConfigured");
+    const c = await secagg.config();
+    expect([c.noiseStdMilli, c.clipL2Milli, c.noisePeers]).to.deep.equal([6_100_000n, 4_000_000n, 256n]);
   });
 });
 

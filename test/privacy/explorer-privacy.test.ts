@@ -49,4 +49,26 @@ describe("explorer: privacy report", () => {
     expect(html).to.include('id="privacy-epsilon"').and.to.include((e1 / 1000).toFixed(3)).and.to.include("missing");
     expect(privacyPage(status, null)).to.include("--privacy-ledger");
   });
+
+  it("distributed unit: audits each report against its rounds' commit counts, names the mechanism, and prints it in the audit", async () => {
+    const { distributedEpsilon } = await import("../../node/privacy/skellam.ts");
+    const D: LedgerParams = { unit: "distributed", clipNorm: 3000, noiseMultiplier: 0.5, expectedBatchSize: 0, localEpochs: 0, delta: 1e-5, epsilonBudget: Infinity, noisePeers: 2, scaleBits: 9 };
+    const dp = { clipNorm: 3000, noiseMultiplier: 0.5, noisePeers: 2, scaleBits: 9, delta: 1e-5 };
+    // Round 1: A and B commit (2 = n_min); round 2: only A (1 < n_min: half the noise, a larger step in ε).
+    const cs = [{ round: 1, trainer: A, numSamples: 360 }, { round: 1, trainer: B, numSamples: 360 }, { round: 2, trainer: A, numSamples: 360 }];
+    const ok1 = epsilonToMilli(distributedEpsilon(dp, [2]));
+    const ok2 = epsilonToMilli(distributedEpsilon(dp, [2, 1]));
+    expect(ok2 - ok1).to.be.above(epsilonToMilli(distributedEpsilon(dp, [2, 2])) - ok1);
+    const r = buildPrivacyReport("0xledger", D, cs, [{ round: 1, peer: A, epsilonMilli: ok1 }, { round: 2, peer: A, epsilonMilli: ok2 }, { round: 1, peer: B, epsilonMilli: ok1 - 1 }]);
+    expect(r.peers.find((p) => p.trainer === A)!.rows.map((x) => x.status)).to.deep.equal(["ok", "ok"]);
+    expect(r.problems.map((p) => [p.trainer, p.round, p.status])).to.deep.equal([[B, 1, "under-reported"]]);
+    const status = {
+      chain: { reachable: true, chainId: 31337, rpcUrl: "http://127.0.0.1:8545" }, index: { head: 10, contractDeployed: true },
+      ipfs: { mode: "embedded node", peerId: null }, contractAddress: null,
+    } as unknown as ExplorerStatus;
+    const html = privacyPage(status, r);
+    expect(html).to.include("Skellam").and.to.include('id="privacy-epsilon"').and.to.include("under-reported").and.to.include("n_min");
+    const out = formatEpsilons(r.peers.find((p) => p.trainer === B)!.rows.map((x) => ({ ...x, trainer: B })), "distributed");
+    expect(out).to.match(/^✗ peer-level epsilon \(distributed Skellam noise on the secure sum\) of 1 trainer/);
+  });
 });

@@ -12,7 +12,7 @@ const P: LedgerParams = { unit: "example", clipNorm: 1, noiseMultiplier: 1.1, ex
 describe("privacy ledger: parameters", () => {
   it("round-trips natural units through the contract's milli-units", () => {
     const raw = encodeLedgerParams(P);
-    expect(raw).to.deep.equal({ unit: 2, clipNormMilli: 1000, noiseMultiplierMilli: 1100, expectedBatchSize: 64, localEpochs: 2, deltaExponent: 5, epsilonBudgetMilli: 3000 });
+    expect(raw).to.deep.equal({ unit: 2, clipNormMilli: 1000, noiseMultiplierMilli: 1100, expectedBatchSize: 64, localEpochs: 2, deltaExponent: 5, epsilonBudgetMilli: 3000, noisePeers: 0, scaleBits: 0 });
     expect(decodeLedgerParams({ ...raw, unit: 2n, epsilonBudgetMilli: 3000n })).to.deep.equal(P);
     expect(decodeLedgerParams({ ...raw, epsilonBudgetMilli: 0, clipNormMilli: 0 })).to.include({ epsilonBudget: Infinity, clipNorm: null });
     expect(decodeLedgerParams({ ...raw, unit: 0 })).to.equal(null);

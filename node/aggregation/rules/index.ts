@@ -38,3 +38,7 @@ export {
   DEFAULT_VOTE_THRESHOLD_MILLI, clippedMean, hasPrivateVote, validationVoteRule, voteFromScores,
   type DeltaLoss, type ValidationVoteRule,
 } from "./validation-vote.ts";
+export {
+  DEFAULT_VOTE_HISTORY, VoteHistoryError, historySuspects, voteEvidence,
+  type PeerEvidence, type RoundVotes, type VoteHistoryPolicy,
+} from "./vote-history.ts";

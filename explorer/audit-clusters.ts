@@ -1,0 +1,139 @@
+/**
+ * Auditing a clustered round (ClusterRounds side contract, docs/d2d-clusters.md) from chain + IPFS
+ * alone, at both levels, with the very code the agents run (node/roles/cluster-round.ts):
+ *   cluster level — recompute the round's clustering from the scenario the side contract names, and
+ *     for every head's record its included members and aggregate from the members' committed CIDs;
+ *     a record that does not match is reported as a caught head (status "invalid");
+ *   global level — the task's rule over the cluster aggregates and lone updates -> the per-commit mask,
+ *     compared with the on-chain mask; FedAvg over the on-chain accepted inputs -> the final CID.
+ */
+import type { ContractRunner } from "ethers";
+import { decodeModelSpec } from "../node/ml/codec.ts";
+import type { ModelSpec } from "../node/ml/types.ts";
+import { clusterRoundsReader, bitsOf, type ClusterRoundsReader } from "../node/roles/cluster-chain.ts";
+import { aggregateClusteredRound, clusterSeed, judgeClusteredRound, type ClusterSetup, type IndexedCommit } from "../node/roles/cluster-round.ts";
+import { clusterSetupFrom } from "../node/roles/cluster-roles.ts";
+import { decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, updateCid, type RoundModels, type RoundUpdate } from "../node/protocol/index.ts";
+import type { AuditIO, AuditResult } from "./audit.ts";
+
+export interface ClusterAuditIO {
+  reader: ClusterRoundsReader;
+  taskAddress: string;
+  /** on-chain peer index of a registered address */
+  peerIndexOf(address: string): Promise<number>;
+}
+
+/** One cluster as the audit recomputed it. */
+export interface AuditedCluster {
+  head: number;
+  members: number[];
+  status: "ok" | "missing" | "invalid";
+  reason?: string;
+  includedOnChain: number[] | null;
+  includedRecomputed: number[] | null;
+  aggregateCidOnChain: string | null;
+  aggregateCidRecomputed: string | null;
+  acceptedSamples: number | null;
+}
+
+export interface ClusteredAuditResult extends AuditResult {
+  clusters: AuditedCluster[];
+  unclustered: number[];
+}
+
+/** The real IO: the side contract's views over the same provider, peer indices from the task's getPeer. */
+export function clusterAuditIO(address: string, taskAddress: string, runner: ContractRunner, peerIndexOf: (a: string) => Promise<number>): ClusterAuditIO {
+  return { reader: clusterRoundsReader(address, runner), taskAddress, peerIndexOf };
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export async function auditClusteredRound(round: number, io: AuditIO, cio: ClusterAuditIO): Promise<ClusteredAuditResult> {
+  const differences: string[] = [];
+  const state = await io.chain.round(round);
+  const config = await io.chain.taskConfig();
+  const result: ClusteredAuditResult = {
+    round, ok: false, rule: `${config.rules.rule} (param ${config.ruleParamRaw}), clustered`,
+    acceptedMaskOnChain: maskHex(state.acceptedMask), acceptedMaskRecomputed: null, globalCidOnChain: state.finalCid, globalCidRecomputed: null,
+    commits: [], verifiers: [], differences, clusters: [], unclustered: [],
+  };
+  if (state.phase !== Phase.Finalized) {
+    differences.push(`round ${round} is not finalized (phase ${phaseName(state.phase)}): there is no final CID to reproduce`);
+    return result;
+  }
+  let spec: ModelSpec;
+  let setup: ClusterSetup;
+  const models: RoundModels = { global: new Float32Array(0), previousGlobal: null };
+  try {
+    spec = decodeModelSpec(await io.fetch(config.modelSpecCid));
+    const cc = await cio.reader.config();
+    if (!cc) throw new Error(`ClusterRounds ${cio.reader.address} is not configured`);
+    setup = clusterSetupFrom(await io.fetch(cc.scenarioCid.toString()), cc);
+    models.global = decodeUpdate(await io.fetch(state.globalModelCid), spec);
+    if (round > 1) models.previousGlobal = decodeUpdate(await io.fetch((await io.chain.round(round - 1)).globalModelCid), spec);
+  } catch (error) {
+    differences.push(`inputs of round ${round} unavailable or invalid: ${errorText(error)}`);
+    return result;
+  }
+  const raw = [];
+  for (let i = 0; i < state.commitCount; i++) raw.push(await io.chain.commit(round, i));
+  const commits: IndexedCommit[] = await Promise.all(raw.map(async (c) => ({ index: c.index, peerIndex: await cio.peerIndexOf(c.trainer), trainer: c.trainer, cid: parseCid(c.cid), numSamples: c.numSamples })));
+  const base = { cid: parseCid(state.globalModelCid).toString(), weights: models.global };
+  const problems = new Map<number, string>();
+  const fetch = async (idx: number[]): Promise<RoundUpdate[]> => Promise.all(idx.map(async (i): Promise<RoundUpdate> => {
+    const c = commits[i];
+    try {
+      return { cid: c.cid, numSamples: c.numSamples, weights: decodeUpdate(await io.fetch(c.cid.toString()), spec, base) };
+    } catch (error) {
+      problems.set(i, errorText(error));
+      return { cid: c.cid, numSamples: c.numSamples, weights: null, unusable: { code: "bad-encoding", message: errorText(error) } };
+    }
+  }));
+  const judged = await judgeClusteredRound({
+    rules: config.rules, models, spec, setup, seed: clusterSeed(cio.taskAddress, round, parseCid(state.globalModelCid).toString()),
+    commits, records: await cio.reader.records(round), fetch,
+  });
+  result.acceptedMaskRecomputed = maskHex(judged.mask);
+  result.unclustered = judged.clustering.unclustered;
+  result.clusters = judged.clusters.map((c) => ({
+    head: c.head, members: c.members, status: c.status, ...(c.reason ? { reason: c.reason } : {}),
+    includedOnChain: c.record ? bitsOf(c.record.included) : null, includedRecomputed: c.recomputedIncluded ?? null,
+    aggregateCidOnChain: c.record?.aggregateCid?.toString() ?? null, aggregateCidRecomputed: c.recomputedCid ?? null,
+    acceptedSamples: c.record?.acceptedSamples ?? null,
+  }));
+  for (const r of judged.strayRecords) {
+    result.clusters.push({ head: r.headIndex, members: bitsOf(r.members), status: "invalid", reason: "recorded a cluster it does not head", includedOnChain: bitsOf(r.included), includedRecomputed: null, aggregateCidOnChain: r.aggregateCid?.toString() ?? null, aggregateCidRecomputed: null, acceptedSamples: r.acceptedSamples });
+  }
+  result.commits = raw.map((c) => ({
+    index: c.index, trainer: c.trainer, cid: c.cid, numSamples: c.numSamples, problem: problems.get(c.index) ?? null,
+    acceptedOnChain: maskHas(state.acceptedMask, c.index), acceptedRecomputed: judged.accepted[c.index],
+  }));
+  for (const c of result.commits) {
+    if (c.acceptedOnChain !== c.acceptedRecomputed) differences.push(`commit ${c.index} by ${c.trainer}: ${c.acceptedOnChain ? "accepted" : "rejected"} on chain, ${c.acceptedRecomputed ? "accepted" : "rejected"} by the recomputed clustered verdict`);
+  }
+  if (io.chain.verdicts) {
+    for (const v of await io.chain.verdicts(round)) result.verifiers.push({ verifier: v.verifier, acceptedMask: maskHex(v.acceptedMask), matchesRecomputed: v.acceptedMask === judged.mask });
+  }
+  try {
+    const aggregate = aggregateClusteredRound(config.rules, models, judged, (i) => maskHas(state.acceptedMask, i));
+    const version = parseCid(state.finalCid).version === 0 ? 0 : 1;
+    result.globalCidRecomputed = (await updateCid(encodeUpdate(aggregate, spec), version)).toString();
+    if (result.globalCidRecomputed !== state.finalCid) differences.push(`final global model: on chain ${state.finalCid}, recomputed ${result.globalCidRecomputed}`);
+  } catch (error) {
+    differences.push(`aggregation of the accepted inputs failed: ${errorText(error)}`);
+  }
+  result.ok = differences.length === 0;
+  return result;
+}
+
+/** The cluster level of a clustered audit as text (what `peerfl audit --cluster-rounds` prints under the round lines). */
+export function formatClusterAudit(r: ClusteredAuditResult): string {
+  const lines = ["  clusters (recomputed from the scenario, the records and the members' CIDs):"];
+  for (const c of r.clusters) {
+    lines.push(`    head peer${c.head} members ${c.members.join(",")}: ${c.status}` +
+      (c.status === "ok" ? `, included ${(c.includedRecomputed ?? []).join(",") || "none"}, ${c.acceptedSamples} samples, aggregate ${c.aggregateCidOnChain ?? "none"} reproduces` : ` — ${c.reason ?? ""}`));
+  }
+  if (r.clusters.length === 0) lines.push("    none");
+  lines.push(`  over Uu alone               ${r.unclustered.length ? r.unclustered.map((p) => `peer${p}`).join(", ") : "none"}`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,276 @@
+/**
+ * The clustered (D2D, hierarchical) round's rules in one place, for the head, the verifiers, the
+ * aggregators and the audit — the same steps as the simulator (node/sim/hierarchy.ts):
+ *
+ *  1. Clustering: node/links/clusters.ts formClusters over the task's scenario (its CID is in the
+ *     ClusterRounds config), the peers that committed this round (placed by the scenario's `peers`
+ *     address list: address i stands at scenario position i; without the list, on-chain peer index i
+ *     does), their scenario battery levels and a public seed sha256(task | round | global model CID).
+ *     Anyone recomputes it; no peer chooses to be head. Results are in on-chain peer indices.
+ *  2. Cluster level (the head): the task's rule as the verdict over its members' own committed
+ *     updates (protocol/verdict.ts roundVerdict, with the near-copy check and the sample-weight clip),
+ *     the aggregate of the included ones (aggregateAccepted), pinned as float32 PFLW.
+ *  3. Checking the heads (verifiers, aggregators, audit): a record must list exactly the clustering's
+ *     members of that head, and its included set and aggregate CID must equal the recomputation
+ *     from the members' CIDs. A head that lied (or a peer that recorded a cluster it does not head)
+ *     gets its own commit rejected and its members are judged alone (flat fallback); a head that
+ *     did not record in the window (crashed) leaves its members to the flat path too.
+ *  4. Global level: the task's rule as a verdict over the cluster aggregates (weighted by accepted
+ *     samples, summed on chain) and the lone updates, then FedAvg of the accepted inputs by their
+ *     samples. Per commit: a member is accepted iff its head included it and its cluster aggregate
+ *     was accepted; a lone commit iff its own update was.
+ *
+ * Verifiers recompute every cluster (a full check, not a sample): a sampled spot-check needs a seed
+ * drawn after the records, which the protocol does not have yet (docs/d2d-clusters.md).
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { CID } from "multiformats/cid";
+import { deviceTier } from "../devices/profiles.ts";
+import type { DeviceConfig } from "../devices/session.ts";
+import { formClusters, type Clustering } from "../links/clusters.ts";
+import type { Scenario } from "../links/scenario.ts";
+import type { ModelSpec } from "../ml/types.ts";
+import { maskFrom, sameDigest } from "../protocol/codecs.ts";
+import { encodeUpdate, updateCid } from "../protocol/model-bytes.ts";
+import type { RoundRules } from "../protocol/task-config.ts";
+import { aggregateAccepted, roundVerdict, type Rejection, type RoundModels, type RoundUpdate, type RuleSetting } from "../protocol/verdict.ts";
+import { bitsOf, maskOfPeers, type ClusterRecord } from "./cluster-chain.ts";
+
+/** What every peer knows of the clustered mode: the scenario and the side contract's parameters. */
+export interface ClusterSetup {
+  scenario: Scenario;
+  devices: DeviceConfig[];
+  /** lower-case address standing at each scenario position; null: position i = on-chain peer index i */
+  addresses: string[] | null;
+  maxClusterSize: number;
+  minHeadEnergy: number;
+}
+
+/** One commit of the round with its trainer's on-chain peer index. */
+export interface IndexedCommit {
+  index: number;
+  /** the trainer's on-chain peer index (what records' bitmaps count in) */
+  peerIndex: number;
+  trainer: string;
+  cid: CID;
+  numSamples: number;
+}
+
+/** Battery level per scenario peer, 0..1 (mains-powered tiers: 1; no device entry: 1). */
+export function scenarioEnergy(setup: Pick<ClusterSetup, "scenario" | "devices">): number[] {
+  return setup.scenario.peers.map((_, i) => {
+    const d = setup.devices[i];
+    if (!d) return 1;
+    return Number.isFinite(deviceTier(d.tier).batteryJoules) ? (d.batteryPercent ?? 100) / 100 : 1;
+  });
+}
+
+/** The public tie-break seed of a round's clustering. */
+export function clusterSeed(task: string, round: number, globalModelCid: string): string {
+  return Buffer.from(sha256(new TextEncoder().encode(`peerfl/clusters/v1|${task.toLowerCase()}|${round}|${globalModelCid}`))).toString("hex");
+}
+
+/** A trainer's scenario position (-1: not in the scenario, it takes part alone). */
+export function slotOf(setup: Pick<ClusterSetup, "scenario" | "addresses">, c: Pick<IndexedCommit, "peerIndex" | "trainer">): number {
+  if (setup.addresses) return setup.addresses.indexOf(c.trainer.toLowerCase());
+  return c.peerIndex < setup.scenario.peers.length ? c.peerIndex : -1;
+}
+
+/**
+ * The round's clustering over the peers that committed (peers outside the scenario take part alone),
+ * computed on scenario positions and returned in on-chain peer indices (heads, members, relays,
+ * unclustered; `scores` and `clusterOf` indexed by peer index).
+ */
+export function roundClustering(setup: ClusterSetup, commits: readonly IndexedCommit[], seed: string): Clustering {
+  const n = setup.scenario.peers.length;
+  const active = new Array<boolean>(n).fill(false);
+  const peerAt = new Map<number, number>();
+  for (const c of commits) {
+    const slot = slotOf(setup, c);
+    if (slot < 0 || slot >= n) continue;
+    active[slot] = true;
+    peerAt.set(slot, c.peerIndex);
+  }
+  const bySlot = formClusters(setup.scenario, { seed, active, energy: scenarioEnergy(setup), minHeadEnergy: setup.minHeadEnergy, maxClusterSize: setup.maxClusterSize });
+  const to = (slot: number) => peerAt.get(slot)!;
+  const clusters = bySlot.clusters.map((cl) => ({
+    head: to(cl.head),
+    members: cl.members.map((m) => ({ ...m, peer: to(m.peer), ...(m.relay !== undefined ? { relay: peerAt.get(m.relay) ?? -1 } : {}) })),
+  }));
+  for (const cl of clusters) cl.members = [cl.members[0], ...cl.members.slice(1).sort((a, b) => a.peer - b.peer)];
+  const size = Math.max(0, ...commits.map((c) => c.peerIndex + 1));
+  const clusterOf = new Array<number>(size).fill(-1);
+  const scores = new Array<number>(size).fill(0);
+  for (const [slot, peer] of peerAt) { clusterOf[peer] = bySlot.clusterOf[slot]; scores[peer] = bySlot.scores[slot]; }
+  const unclustered = commits.map((c) => c.peerIndex).filter((p) => clusterOf[p] === -1).sort((a, b) => a - b);
+  return { clusters, unclustered, clusterOf, scores };
+}
+
+/** Cluster level: the task's own rule (near-copy check and weight clip included). */
+export const clusterSetting = (rules: RoundRules): RuleSetting => rules;
+/** Global level, as the simulator: the rule as a verdict over aggregates and lone updates (no per-peer checks) ... */
+export const globalVerdictSetting = (rules: RoundRules): RuleSetting => ({ ...rules, copyCosineThreshold: 0, sampleWeightClip: 0 });
+/** ... then FedAvg of the accepted inputs by their accepted samples. */
+export const globalAverageSetting = (rules: RoundRules): RuleSetting => ({ ...rules, rule: "fedavg", ruleParam: 0, copyCosineThreshold: 0, sampleWeightClip: 0 });
+
+export interface ClusterJudgement {
+  /** per member update, in the order given */
+  included: boolean[];
+  aggregate: Float32Array | null;
+  samples: number;
+  rejections: Rejection[];
+}
+
+/** What an honest head computes over its members' updates (head first, then members by peer index). */
+export function judgeCluster(rules: RoundRules, models: RoundModels, members: readonly RoundUpdate[]): ClusterJudgement {
+  const verdict = roundVerdict(clusterSetting(rules), models, members);
+  const accepted = members.filter((_, i) => verdict.accepted[i]);
+  return {
+    included: verdict.accepted,
+    aggregate: accepted.length > 0 ? aggregateAccepted(clusterSetting(rules), models, accepted) : null,
+    samples: accepted.reduce((s, u) => s + u.numSamples, 0),
+    rejections: verdict.rejections,
+  };
+}
+
+export type ClusterStatus = "ok" | "missing" | "invalid";
+
+export interface ClusterCheck {
+  head: number;
+  /** peers of the clustering (head first) */
+  members: number[];
+  status: ClusterStatus;
+  /** why the record is invalid or missing */
+  reason?: string;
+  record?: ClusterRecord;
+  /** the recomputed included members (peer indices) and the recomputed aggregate's CID */
+  recomputedIncluded?: number[];
+  recomputedCid?: string;
+  /** set for status ok: the cluster's global input (null when it included nobody) */
+  input?: RoundUpdate | null;
+}
+
+export interface ClusteredRound {
+  clustering: Clustering;
+  clusters: ClusterCheck[];
+  /** records by peers that head no cluster of the clustering (their own commits are rejected) */
+  strayRecords: ClusterRecord[];
+  /** commit indices judged alone (unclustered, or in a missing/invalid cluster) */
+  lone: number[];
+  /** the global inputs: ok clusters' aggregates, then lone updates */
+  inputs: { kind: "cluster" | "lone"; head?: number; commits: number[]; update: RoundUpdate }[];
+  /** per commit (commit order) */
+  accepted: boolean[];
+  mask: bigint;
+  rejections: Rejection[];
+}
+
+/**
+ * Judges a clustered round. `fetch` gives the decoded updates of the commits asked for (in that
+ * order; unusable ones with weights null and the reason). Every recorded cluster is recomputed.
+ */
+export async function judgeClusteredRound(o: {
+  rules: RoundRules;
+  models: RoundModels;
+  spec: ModelSpec;
+  setup: ClusterSetup;
+  seed: string;
+  commits: readonly IndexedCommit[];
+  records: readonly ClusterRecord[];
+  fetch: (commitIndices: number[]) => Promise<RoundUpdate[]>;
+}): Promise<ClusteredRound> {
+  const clustering = roundClustering(o.setup, o.commits, o.seed);
+  const byPeer = new Map(o.commits.map((c) => [c.peerIndex, c]));
+  const recordOf = new Map(o.records.map((r) => [r.headIndex, r]));
+  const heads = new Set(clustering.clusters.map((c) => c.head));
+  const strayRecords = o.records.filter((r) => !heads.has(r.headIndex));
+  const rejections: Rejection[] = [];
+  const forced = new Map<number, Rejection>(); // commit index -> rejected regardless of the global verdict
+  const lone: number[] = [];
+  const clusters: ClusterCheck[] = [];
+  const updates = new Map<number, RoundUpdate>();
+  const need = (idx: number[]) => idx.filter((i) => !updates.has(i));
+  const fetchInto = async (idx: number[]) => {
+    const todo = need(idx);
+    if (todo.length === 0) return;
+    const got = await o.fetch(todo);
+    todo.forEach((i, k) => updates.set(i, got[k]));
+  };
+
+  for (const r of strayRecords) {
+    const own = byPeer.get(r.headIndex);
+    if (own) forced.set(own.index, { index: own.index, code: "rejected-by-rule", message: `peer ${r.headIndex} recorded a cluster although it heads none in this round's clustering` });
+  }
+  for (const cl of clustering.clusters) {
+    const members = cl.members.map((m) => m.peer);
+    const commitsOf = members.map((p) => byPeer.get(p)!);
+    const record = recordOf.get(cl.head);
+    const check: ClusterCheck = { head: cl.head, members, status: "ok", ...(record ? { record } : {}) };
+    clusters.push(check);
+    if (!record) {
+      check.status = "missing";
+      check.reason = `head peer ${cl.head} recorded no cluster in the record window: its members are judged alone`;
+      lone.push(...commitsOf.map((c) => c.index));
+      continue;
+    }
+    const invalid = (reason: string) => {
+      check.status = "invalid";
+      check.reason = reason;
+      const own = byPeer.get(cl.head)!;
+      forced.set(own.index, { index: own.index, code: "rejected-by-rule", message: `cluster head: ${reason}` });
+      lone.push(...commitsOf.filter((c) => c.peerIndex !== cl.head).map((c) => c.index));
+    };
+    if (record.members !== maskOfPeers(members)) {
+      invalid(`recorded members [${bitsOf(record.members).join(", ")}] are not the clustering's [${members.join(", ")}]`);
+      continue;
+    }
+    await fetchInto(commitsOf.map((c) => c.index));
+    const judged = judgeCluster(o.rules, o.models, commitsOf.map((c) => updates.get(c.index)!));
+    const included = members.filter((_, k) => judged.included[k]);
+    check.recomputedIncluded = included;
+    const recomputed = judged.aggregate ? await updateCid(encodeUpdate(judged.aggregate, o.spec)) : null;
+    check.recomputedCid = recomputed?.toString();
+    if (record.included !== maskOfPeers(included)) {
+      invalid(`included [${bitsOf(record.included).join(", ")}], but the task's rule includes [${included.join(", ")}]`);
+      continue;
+    }
+    if (recomputed === null ? record.aggregateCid !== null : !record.aggregateCid || !sameDigest(record.aggregateCid, recomputed)) {
+      invalid(`aggregate ${record.aggregateCid?.toString() ?? "(none)"} is not the recomputed ${recomputed?.toString() ?? "(none)"}`);
+      continue;
+    }
+    for (const rj of judged.rejections) rejections.push({ ...rj, index: commitsOf[rj.index].index, message: `in cluster of peer ${cl.head}: ${rj.message}` });
+    check.input = judged.aggregate ? { cid: record.aggregateCid!, numSamples: record.acceptedSamples, weights: judged.aggregate } : null;
+  }
+  const clustered = new Set(clustering.clusters.flatMap((c) => c.members.map((m) => m.peer)));
+  for (const c of o.commits) if (!clustered.has(c.peerIndex)) lone.push(c.index);
+  const loneJudged = [...new Set(lone)].filter((i) => !forced.has(i)).sort((a, b) => a - b);
+  await fetchInto(loneJudged);
+
+  const inputs: ClusteredRound["inputs"] = [];
+  for (const ch of clusters) {
+    if (ch.status === "ok" && ch.input) inputs.push({ kind: "cluster", head: ch.head, commits: ch.recomputedIncluded!.map((p) => byPeer.get(p)!.index), update: ch.input });
+  }
+  for (const i of loneJudged) inputs.push({ kind: "lone", commits: [i], update: updates.get(i)! });
+  const verdict = inputs.length > 0 ? roundVerdict(globalVerdictSetting(o.rules), o.models, inputs.map((x) => x.update)) : { accepted: [], rejections: [] };
+  const accepted = new Array<boolean>(o.commits.length).fill(false);
+  inputs.forEach((x, k) => {
+    if (verdict.accepted[k]) for (const i of x.commits) accepted[i] = true;
+  });
+  for (const rj of verdict.rejections) {
+    const x = inputs[rj.index];
+    for (const i of x.commits) rejections.push({ ...rj, index: i, message: x.kind === "cluster" ? `cluster aggregate of peer ${x.head}: ${rj.message}` : rj.message });
+  }
+  for (const rj of forced.values()) rejections.push(rj);
+  rejections.sort((a, b) => a.index - b.index);
+  return { clustering, clusters, strayRecords, lone: loneJudged, inputs, accepted, mask: maskFrom(accepted), rejections };
+}
+
+/**
+ * The next global model from a judged clustered round and the ON-CHAIN accepted mask: the inputs
+ * whose commits the committee accepted (a cluster aggregate when any of its included members is
+ * accepted), averaged by accepted samples.
+ */
+export function aggregateClusteredRound(rules: RoundRules, models: RoundModels, judged: ClusteredRound, acceptedOnChain: (commitIndex: number) => boolean): Float32Array {
+  const used = judged.inputs.filter((x) => x.commits.some(acceptedOnChain)).map((x) => x.update);
+  return aggregateAccepted(globalAverageSetting(rules), models, used);
+}

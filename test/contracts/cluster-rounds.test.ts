@@ -1,0 +1,116 @@
+/**
+ * ClusterRounds (contracts/ClusterRounds.sol): configuration by the task's initiator, and the
+ * per-round head records with every refusal a cheating or confused head can hit.
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+import type { ClusterRounds } from "../../types/ethers-contracts/index.ts";
+import ClusterRoundsModule, { CLUSTER_DEFAULTS } from "../../ignition/modules/ClusterRounds.ts";
+import { ALL_ROLES, Phase, cidRaw, commitAll, deployTask } from "./helpers.ts";
+
+const { ethers, networkHelpers, ignition } = await network.create();
+const { time } = networkHelpers;
+type Cfg = ClusterRounds.ConfigStruct;
+
+const scenario = cidRaw(ethers, "scenario");
+const cfg = (o: Partial<Cfg> = {}): Cfg => ({ scenarioCid: scenario, ...CLUSTER_DEFAULTS, ...o });
+const bits = (...peers: number[]) => peers.reduce((m, p) => m | (1n << BigInt(p)), 0n);
+
+/** A started task (5 peers, training 100 s, verify-commit 50 s -> record window 25 s) and its configured side contract. */
+async function deployClustered(o: { configure?: boolean; start?: boolean } = {}) {
+  const d = await deployTask(ethers, { start: false, roles: [ALL_ROLES, ALL_ROLES, ALL_ROLES, ALL_ROLES, ALL_ROLES] });
+  const clusters = (await ethers.deployContract("ClusterRounds", [await d.task.getAddress()])) as unknown as ClusterRounds;
+  if (o.configure ?? true) await (await clusters.configure(cfg())).wait();
+  if (o.start ?? true) await (await d.task.startTask()).wait();
+  return { ...d, clusters };
+}
+
+/** Peers 0..3 commit round 1 (numSamples 100..103), peer 4 does not; training closes by its deadline. */
+async function toVerifyCommit(d: Awaited<ReturnType<typeof deployClustered>>) {
+  await commitAll(ethers, d.task, 1, d.peers.slice(0, 4));
+  await time.increase(101);
+  await (await d.task.advancePhase(1)).wait();
+  expect((await d.task.getRound(1)).phase).to.equal(BigInt(Phase.VerifyCommit));
+}
+
+describe("ClusterRounds: configuration", () => {
+  it("only the task's initiator configures, once, before the task starts, with valid parameters", async () => {
+    const { clusters, peers, task } = await deployClustered({ configure: false, start: false });
+    await expect(clusters.connect(peers[0]).configure(cfg())).to.be.revertedWithCustomError(clusters, "NotInitiator").withArgs(peers[0].address);
+    await expect(clusters.configure(cfg({ maxClusterSize: 1 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("maxClusterSize");
+    await expect(clusters.configure(cfg({ maxClusterSize: 33 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("maxClusterSize");
+    await expect(clusters.configure(cfg({ minHeadBatteryBps: 10001 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("minHeadBatteryBps");
+    await expect(clusters.configure(cfg({ recordWindowBps: 0 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("recordWindowBps");
+    await expect(clusters.configure(cfg({ recordWindowBps: 9001 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("recordWindowBps");
+    await expect(clusters.configure(cfg({ scenarioCid: "0x1234" }))).to.be.revertedWithCustomError(clusters, "InvalidCid");
+    await expect(clusters.recordCluster(1, bits(0, 1), bits(0), cidRaw(ethers, "a"))).to.be.revertedWithCustomError(clusters, "NotConfigured");
+    await expect(clusters.configure(cfg())).to.emit(clusters, "ClusterRoundsConfigured");
+    expect((await clusters.config()).maxClusterSize).to.equal(8n);
+    expect(await clusters.verificationDuration()).to.equal(50n);
+    expect(await clusters.task()).to.equal(await task.getAddress());
+    await expect(clusters.configure(cfg())).to.be.revertedWithCustomError(clusters, "AlreadyConfigured");
+  });
+
+  it("refuses a started task and a zero task address", async () => {
+    const { clusters } = await deployClustered({ configure: false, start: true });
+    await expect(clusters.configure(cfg())).to.be.revertedWithCustomError(clusters, "TaskAlreadyStarted");
+    const factory = await ethers.getContractFactory("ClusterRounds");
+    await expect(factory.deploy(ethers.ZeroAddress)).to.be.revertedWithCustomError(clusters, "ZeroTask");
+  });
+
+  it("deploys and configures through its Ignition module", async () => {
+    const { task } = await deployTask(ethers, { start: false });
+    const { clusters } = await ignition.deploy(ClusterRoundsModule, { parameters: { ClusterRoundsModule: { task: await task.getAddress(), scenarioCid: scenario, maxClusterSize: 6 } } });
+    const c = await (clusters as unknown as ClusterRounds).config();
+    expect([c.scenarioCid, c.maxClusterSize, c.minHeadBatteryBps, c.recordWindowBps]).to.deep.equal([scenario, 6n, 3000n, 5000n]);
+  });
+});
+
+describe("ClusterRounds: head records", () => {
+  it("records a cluster in the first part of verify-commit, summing the included members' samples on chain", async () => {
+    const d = await deployClustered();
+    const { clusters, peers } = d;
+    const agg = cidRaw(ethers, "cluster-aggregate");
+    await commitAll(ethers, d.task, 1, d.peers.slice(0, 1));
+    await expect(clusters.connect(peers[0]).recordCluster(1, bits(0, 1), bits(0), agg)).to.be.revertedWithCustomError(clusters, "WrongPhase").withArgs(1, Phase.Training);
+    await commitAll(ethers, d.task, 1, d.peers.slice(1, 4)).catch(() => undefined);
+    await time.increase(101);
+    await (await d.task.advancePhase(1)).wait();
+    const deadline = await clusters.recordDeadline(1);
+    const [, phaseDeadline] = await d.task.getRound(1);
+    expect(deadline).to.equal(phaseDeadline - 25n);
+    await expect(clusters.connect(peers[0]).recordCluster(2, bits(0, 1), bits(0), agg)).to.be.revertedWithCustomError(clusters, "WrongRound").withArgs(2, 1);
+    // included {0, 2} of {0, 1, 2}: samples of commits by peers 0 and 2
+    const s0 = (await d.task.getCommit(1, Number(await d.task.commitIndexOf(1, peers[0].address)) - 1)).numSamples;
+    const s2 = (await d.task.getCommit(1, Number(await d.task.commitIndexOf(1, peers[2].address)) - 1)).numSamples;
+    await expect(clusters.connect(peers[0]).recordCluster(1, bits(0, 1, 2), bits(0, 2), agg))
+      .to.emit(clusters, "ClusterRecorded").withArgs(1, peers[0].address, 0, bits(0, 1, 2), bits(0, 2), agg, s0 + s2);
+    const r = await clusters.recordOf(1, 0);
+    expect([r.members, r.included, r.aggregateCid, r.acceptedSamples]).to.deep.equal([bits(0, 1, 2), bits(0, 2), agg, s0 + s2]);
+    expect(await clusters.roundClusters(1)).to.deep.equal([bits(0), bits(0, 1, 2)]);
+    await expect(clusters.connect(peers[0]).recordCluster(1, bits(0, 3), bits(0), agg)).to.be.revertedWithCustomError(clusters, "AlreadyRecorded").withArgs(1, 0);
+  });
+
+  it("refuses what a cheating or confused head sends", async () => {
+    const d = await deployClustered();
+    const { clusters, peers, outsider } = d;
+    const agg = cidRaw(ethers, "cluster-aggregate");
+    await toVerifyCommit(d);
+    const p3 = clusters.connect(peers[3]);
+    await expect(clusters.connect(outsider).recordCluster(1, bits(0, 1), bits(0), agg)).to.be.revertedWithCustomError(clusters, "NotRegistered").withArgs(outsider.address);
+    await expect(p3.recordCluster(1, bits(1, 2), bits(1), agg)).to.be.revertedWithCustomError(clusters, "HeadNotInMembers").withArgs(3, bits(1, 2));
+    await expect(p3.recordCluster(1, bits(3), bits(3), agg)).to.be.revertedWithCustomError(clusters, "ClusterSizeInvalid").withArgs(1, 8);
+    await expect(p3.recordCluster(1, bits(3, 1), bits(3, 2), agg)).to.be.revertedWithCustomError(clusters, "IncludedNotMembers");
+    await expect(p3.recordCluster(1, bits(3, 1), bits(3), "0x")).to.be.revertedWithCustomError(clusters, "AggregateCidMismatch").withArgs(bits(3), 0);
+    await expect(p3.recordCluster(1, bits(3, 1), 0n, agg)).to.be.revertedWithCustomError(clusters, "AggregateCidMismatch");
+    await expect(p3.recordCluster(1, bits(3, 4), bits(3), agg)).to.be.revertedWithCustomError(clusters, "MemberNotCommitted").withArgs(1, 4);
+    await expect(p3.recordCluster(1, bits(3, 9), bits(3), agg)).to.be.revertedWithCustomError(clusters, "MemberOutOfRange").withArgs(9, 5);
+    // nothing included (every member rejected at cluster level): no aggregate, zero samples
+    await expect(p3.recordCluster(1, bits(3, 1), 0n, "0x")).to.emit(clusters, "ClusterRecorded").withArgs(1, peers[3].address, 3, bits(3, 1), 0n, "0x", 0n);
+    // a member belongs to one cluster per round
+    await expect(clusters.connect(peers[0]).recordCluster(1, bits(0, 1), bits(0), agg)).to.be.revertedWithCustomError(clusters, "MemberAlreadyClustered").withArgs(1, 1);
+    // after the record window
+    await time.increase(26);
+    await expect(clusters.connect(peers[0]).recordCluster(1, bits(0, 2), bits(0), agg)).to.be.revertedWithCustomError(clusters, "RecordWindowClosed");
+  });
+});

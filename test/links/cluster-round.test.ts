@@ -1,0 +1,116 @@
+/**
+ * The clustered round's rules (node/roles/cluster-round.ts), pure: with the d2d-5peers scenario
+ * (peer 0 heads 1, 2, 4; peer 3 alone), real update bytes and CIDs, and hand-made head records:
+ * an honest record passes; a head that drops an honest member, records other members, or records
+ * a cluster it does not head is caught; a missing record sends the members to the flat path.
+ * Also the explorer's pure helpers (explorer/cluster-report.ts).
+ */
+import { readFileSync } from "node:fs";
+import { expect } from "chai";
+import { linkBytesByMedium, roundEnergy } from "../../explorer/cluster-report.ts";
+import { modelSpecFor } from "../../node/ml/models.ts";
+import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
+import { encodeUpdate, updateCid, type RoundUpdate } from "../../node/protocol/index.ts";
+import { maskOfPeers, type ClusterRecord } from "../../node/roles/cluster-chain.ts";
+import { judgeCluster, judgeClusteredRound, roundClustering, type IndexedCommit } from "../../node/roles/cluster-round.ts";
+import { clusterDeploymentJson, clusterSetupFrom } from "../../node/roles/cluster-roles.ts";
+import type { RoundRules } from "../../node/protocol/task-config.ts";
+
+const spec = modelSpecFor("mlp");
+const D = spec.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+const setup = clusterSetupFrom(readFileSync("examples/scenarios/d2d-5peers.json"), { maxClusterSize: 8, minHeadEnergy: 0.3 });
+const rules: RoundRules = { rule: "centered-clipping", ruleParam: 0, copyCosineThreshold: 0.999, sampleWeightClip: 3 };
+const global = Float32Array.from({ length: D }, (_, i) => Math.sin(i) * 0.05);
+const models = { global, previousGlobal: null };
+
+async function fixture() {
+  const updates: RoundUpdate[] = [];
+  const commits: IndexedCommit[] = [];
+  for (let p = 0; p < 5; p++) {
+    const rng = mulberry32(deriveSeed(p, 1));
+    const w = Float32Array.from(global, (g) => g + 0.002 + (rng() - 0.5) * 0.01);
+    const cid = await updateCid(encodeUpdate(w, spec));
+    updates.push({ cid, numSamples: 100, weights: w });
+    commits.push({ index: p, peerIndex: p, trainer: `0x${String(p + 1).padStart(40, "0")}`, cid, numSamples: 100 });
+  }
+  const fetch = async (idx: number[]) => idx.map((i) => updates[i]);
+  const honest = judgeCluster(rules, models, [0, 1, 2, 4].map((p) => updates[p]));
+  const record: ClusterRecord = { headIndex: 0, members: maskOfPeers([0, 1, 2, 4]), included: maskOfPeers([0, 1, 2, 4]), aggregateCid: await updateCid(encodeUpdate(honest.aggregate!, spec)), acceptedSamples: 400 };
+  const judge = (records: ClusterRecord[]) => judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records, fetch });
+  return { updates, record, judge, honest };
+}
+
+describe("clustered rounds: the rules every verifier, aggregator and the audit apply", () => {
+  it("an honest head's record is reproduced and its aggregate is one global input next to the lone peer", async () => {
+    const { record, judge, honest } = await fixture();
+    expect(honest.included).to.deep.equal([true, true, true, true]);
+    const j = await judge([record]);
+    expect(j.clusters.map((c) => [c.head, c.status])).to.deep.equal([[0, "ok"]]);
+    expect(j.inputs.map((x) => [x.kind, x.commits])).to.deep.equal([["cluster", [0, 1, 2, 4]], ["lone", [3]]]);
+    expect(j.accepted).to.deep.equal([true, true, true, true, true]);
+  });
+
+  it("catches a head that drops an honest member: its own commit is rejected, the members are judged alone", async () => {
+    const { record, judge, updates } = await fixture();
+    const kept = judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
+    const dropped: ClusterRecord = { ...record, included: maskOfPeers([0, 1, 4]), aggregateCid: await updateCid(encodeUpdate(kept.aggregate!, spec)), acceptedSamples: 300 };
+    const j = await judge([dropped]);
+    expect(j.clusters[0].status).to.equal("invalid");
+    expect(j.clusters[0].reason).to.match(/included \[0, 1, 4\], but the task's rule includes \[0, 1, 2, 4\]/);
+    expect(j.accepted).to.deep.equal([false, true, true, true, true]);
+    expect(j.rejections.find((r) => r.index === 0)?.message).to.match(/^cluster head:/);
+  });
+
+  it("catches a record whose members are not the clustering's, and a record by a peer that heads nothing", async () => {
+    const { record, judge } = await fixture();
+    const wrong = await judge([{ ...record, members: maskOfPeers([0, 1, 2]), included: maskOfPeers([0, 1, 2]) }]);
+    expect(wrong.clusters[0]).to.include({ status: "invalid" });
+    expect(wrong.accepted[0]).to.equal(false);
+    const stray = await judge([{ ...record, headIndex: 3, members: maskOfPeers([3, 1]) }]);
+    expect(stray.strayRecords.map((r) => r.headIndex)).to.deep.equal([3]);
+    expect(stray.clusters[0].status).to.equal("missing"); // the real head did not record
+    expect(stray.accepted).to.deep.equal([true, true, true, false, true]);
+  });
+
+  it("a missing record: the members take the flat path", async () => {
+    const { judge } = await fixture();
+    const j = await judge([]);
+    expect(j.clusters[0].status).to.equal("missing");
+    expect(j.inputs.every((x) => x.kind === "lone")).to.equal(true);
+    expect(j.lone).to.deep.equal([0, 1, 2, 3, 4]);
+  });
+});
+
+describe("clustered rounds: where each peer stands", () => {
+  it("places peers by the deployment's address list, not by registration order", async () => {
+    const addr = (p: number) => `0x${String(p + 1).padStart(40, "0")}`;
+    const scenarioFile = JSON.parse(readFileSync("examples/scenarios/d2d-5peers.json", "utf8"));
+    // chain peer 3 stands at position 0 (the head's spot), chain peer 0 at position 3 (far away)
+    const placed = clusterSetupFrom(clusterDeploymentJson(scenarioFile, [3, 1, 2, 0, 4].map(addr)), { maxClusterSize: 8, minHeadEnergy: 0.3 });
+    const commits = [0, 1, 2, 3, 4].map((p) => ({ index: p, peerIndex: p, trainer: addr(p), cid: null as never, numSamples: 100 }));
+    const c = roundClustering(placed, commits, "ab");
+    expect(c.clusters.map((x) => [x.head, x.members.map((m) => m.peer)])).to.deep.equal([[3, [3, 1, 2, 4]]]);
+    expect(c.unclustered).to.deep.equal([0]);
+    expect(() => clusterSetupFrom(new TextEncoder().encode(JSON.stringify({ scenario: scenarioFile, peers: ["0x12"] })), { maxClusterSize: 8, minHeadEnergy: 0.3 })).to.throw(/array of 0x addresses/);
+  });
+});
+
+describe("explorer: cluster report helpers", () => {
+  it("splits link bytes into Uu and sidelink (relayed bytes count on both legs)", () => {
+    const rows = linkBytesByMedium({ links: {
+      peer1: { links: [{ role: "peer", mode: "direct", bytesUp: 100, bytesDown: 50 }, { role: "rpc", mode: "infrastructure", bytesUp: 10, bytesDown: 5 }] },
+      peer0: { links: [{ role: "peer", mode: "relay", bytesUp: 7, bytesDown: 0 }] },
+    } });
+    expect(rows).to.deep.equal([{ peer: "peer0", uuBytes: 7, sidelinkBytes: 7 }, { peer: "peer1", uuBytes: 15, sidelinkBytes: 150 }]);
+    expect(linkBytesByMedium(null)).to.deep.equal([]);
+  });
+  it("books a member's update on the sidelink and the head's aggregate on Uu", () => {
+    const { peers } = roundEnergy(setup.devices, [{ peer: 0, samples: 100, updateBytes: 1e6 }, { peer: 1, samples: 100, updateBytes: 1e6 }, { peer: 3, samples: 100, updateBytes: 1e6 }], [{ head: 0, members: [0, 1], aggregateBytes: 1e6 }]);
+    expect(peers.map((p) => p.role)).to.deep.equal(["head", "member", "lone"]);
+    expect(peers[1].uuJ).to.equal(0);
+    expect(peers[1].sidelinkJ).to.be.greaterThan(0);
+    expect(peers[0].sidelinkJ).to.equal(0);
+    expect(peers[0].uuJ).to.be.greaterThan(0);
+    expect(peers[2].uuJ).to.be.greaterThan(0);
+  });
+});
