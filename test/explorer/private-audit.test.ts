@@ -19,7 +19,6 @@ import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
 import type { Learner } from "../../node/ml/learner.ts";
 import { modelSpecFor } from "../../node/ml/models.ts";
-import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { Phase } from "../../node/protocol/index.ts";
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
 import type { RoleContext } from "../../node/roles/context.ts";
@@ -34,7 +33,7 @@ import { ChainClient } from "../../explorer/chain-client.ts";
 import { ExplorerContent } from "../../explorer/content.ts";
 import { startExplorerServer, type RunningExplorer } from "../../explorer/server.ts";
 import { ExplorerService } from "../../explorer/service.ts";
-import { deployInProcessTask } from "../roles/in-process-task.ts";
+import { deployInProcessTask, driftLearner } from "../roles/in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "explorer-private-test", level: process.env.PRIVATE_AUDIT_DEBUG ? "info" : "error", write: (l: string) => { if (process.env.PRIVATE_AUDIT_DEBUG) process.stderr.write(l + "\n"); } });
@@ -44,21 +43,7 @@ const DROPS_AFTER_SETUP = 4;
 const NEVER_REVEALS = 5;
 const config: SecAggConfig = { range: 500, scaleBits: 14, neighbours: 6, threshold: 3, noiseStd: 0 };
 
-function fakeLearner(peer: number, fail: boolean): Learner {
-  const samples = 400 + 31 * peer;
-  return {
-    backend: "none", trainSamples: samples, validationSamples: 10,
-    async train(global, opts) {
-      if (fail) throw new Error("this peer dropped out");
-      const rng = mulberry32(deriveSeed(peer, opts.round));
-      const w = new Float32Array(D);
-      for (let k = 0; k < D; k++) w[k] = global[k] + (rng() - 0.5) * 0.02;
-      return { weights: w, samples, seconds: 0, loss: 0 };
-    },
-    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
-    dispose() {},
-  };
-}
+const fakeLearner = (peer: number, fail: boolean): Learner => driftLearner(peer, D, { samples: 400 + 31 * peer, fail });
 
 /** JSON-RPC over HTTP on 127.0.0.1 for the in-process chain (single and batched requests), so the explorer reads it like any node. */
 async function rpcBridge(provider: BrowserProvider): Promise<{ url: string; close(): Promise<void> }> {

@@ -16,6 +16,8 @@ import type { Logger } from "../../node/lib/log.ts";
 import { encodeModelSpec, flattenWeights } from "../../node/ml/codec.ts";
 import { initialWeights } from "../../node/ml/models.ts";
 import type { ModelSpec } from "../../node/ml/types.ts";
+import type { Learner } from "../../node/ml/learner.ts";
+import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { encodeUpdate } from "../../node/protocol/index.ts";
 import type { RoleName } from "../../node/protocol/ids.ts";
 
@@ -71,5 +73,24 @@ export async function deployInProcessTask(
     async start() {
       await (await contract.getFunction("startTask")()).wait();
     },
+  };
+}
+
+/**
+ * A deterministic learner without tfjs: each round moves every weight by a small seeded drift.
+ * `fail` makes the peer drop out after setup (its train() throws).
+ */
+export function driftLearner(peer: number, dim: number, o: { samples: number; fail?: boolean }): Learner {
+  return {
+    backend: "none", trainSamples: o.samples, validationSamples: 10,
+    async train(global, opts) {
+      if (o.fail) throw new Error("this peer dropped out");
+      const rng = mulberry32(deriveSeed(peer, opts.round));
+      const w = new Float32Array(dim);
+      for (let k = 0; k < dim; k++) w[k] = global[k] + (rng() - 0.5) * 0.02;
+      return { weights: w, samples: o.samples, seconds: 0, loss: 0 };
+    },
+    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
+    dispose() {},
   };
 }

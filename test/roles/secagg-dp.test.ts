@@ -18,7 +18,6 @@ import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
 import type { Learner } from "../../node/ml/learner.ts";
 import { modelSpecFor } from "../../node/ml/models.ts";
-import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { Phase } from "../../node/protocol/index.ts";
 import { epsilonToMilli, type LedgerParams } from "../../node/privacy/ledger.ts";
 import { distributedEpsilon } from "../../node/privacy/skellam.ts";
@@ -37,7 +36,7 @@ import { auditRound } from "../../explorer/audit.ts";
 import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { contractPrivateAudit } from "../../explorer/audit-private.ts";
 import { buildPrivacyReport } from "../../explorer/services/privacy.ts";
-import { deployInProcessTask } from "./in-process-task.ts";
+import { deployInProcessTask, driftLearner } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "secagg-dp-test", level: "error", write: () => {} });
@@ -51,20 +50,7 @@ const ledgerParams: LedgerParams = {
 /** Cheating reporter: it reports one milli-unit below what its round gives. */
 const CHEAT = 3;
 
-function fakeLearner(peer: number): Learner {
-  const samples = 500 + 37 * peer;
-  return {
-    backend: "none", trainSamples: samples, validationSamples: 10,
-    async train(global, opts) {
-      const rng = mulberry32(deriveSeed(peer, opts.round));
-      const w = new Float32Array(D);
-      for (let k = 0; k < D; k++) w[k] = global[k] + (rng() - 0.5) * 0.02;
-      return { weights: w, samples, seconds: 0, loss: 0 };
-    },
-    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
-    dispose() {},
-  };
-}
+const fakeLearner = (peer: number): Learner => driftLearner(peer, D, { samples: 500 + 37 * peer });
 
 describe("private mode with distributed DP (Skellam shares): the roles on an in-process chain", function () {
   this.timeout(300_000);

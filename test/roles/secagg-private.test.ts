@@ -16,7 +16,6 @@ import { type TaskChain } from "../../node/chain/task-chain.ts";
 import { createLogger } from "../../node/lib/log.ts";
 import type { Learner } from "../../node/ml/learner.ts";
 import { modelSpecFor } from "../../node/ml/models.ts";
-import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { encodeUpdate, Phase, updateCid } from "../../node/protocol/index.ts";
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
 import type { RoleContext } from "../../node/roles/context.ts";
@@ -29,7 +28,7 @@ import { revealPrivateShares, runPrivateTrainer, type SecAggRoleContext } from "
 import { auditRound } from "../../explorer/audit.ts";
 import { auditIO, contractAuditChain } from "../../explorer/audit-io.ts";
 import { contractPrivateAudit, type PrivateAuditResult } from "../../explorer/audit-private.ts";
-import { deployInProcessTask } from "./in-process-task.ts";
+import { deployInProcessTask, driftLearner } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "secagg-roles-test", level: "error", write: () => {} });
@@ -39,22 +38,7 @@ const DROPS_BEFORE_COMMIT = 4;
 const VANISHES_AFTER_COMMIT = 5;
 const config: SecAggConfig = { range: 500, scaleBits: 14, neighbours: 6, threshold: 3, noiseStd: 0 };
 
-/** A deterministic learner without tfjs; `failTraining` makes the peer drop out after setup. */
-function fakeLearner(peer: number, failTraining = false): Learner {
-  const samples = 500 + 37 * peer;
-  return {
-    backend: "none", trainSamples: samples, validationSamples: 10,
-    async train(global, opts) {
-      if (failTraining) throw new Error("this peer dropped out");
-      const rng = mulberry32(deriveSeed(peer, opts.round));
-      const w = new Float32Array(D);
-      for (let k = 0; k < D; k++) w[k] = global[k] + (rng() - 0.5) * 0.02;
-      return { weights: w, samples, seconds: 0, loss: 0 };
-    },
-    async evaluate() { return { accuracy: 0.5, loss: 1 }; },
-    dispose() {},
-  };
-}
+const fakeLearner = (peer: number, failTraining = false): Learner => driftLearner(peer, D, { samples: 500 + 37 * peer, fail: failTraining });
 
 describe("private mode: the roles on an in-process chain", function () {
   this.timeout(300_000);
