@@ -5,9 +5,10 @@
 // result as `agentsDemo` into bench/results/hierarchy-detail.json (the simulator's rows stay as they are).
 //   node --import tsx bench/hierarchy-agents.ts [--from clustered.json,flat.json] [--peers 5] [--rounds 2] [--samples 300]
 // With --from it reads `peerfl demo --json` summaries (the first clustered, the optional second flat)
-// instead of running the demos. Flat demos place remote peers in the link scenario by on-chain peer
-// index (registration order), clustered ones by the published address list (docs/d2d-clusters.md):
-// compare only runs whose placement matches (see the note written with the row).
+// instead of running the demos. Both modes place every remote peer at its own scenario position: the
+// demo passes each agent `--link-peers` (the account at each position); clustered runs also publish
+// that list with the scenario (docs/d2d-clusters.md). Summaries from before --link-peers existed
+// placed flat runs' remote peers by registration order and are not comparable.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -57,7 +58,7 @@ const row = {
   peerUuCutPct: f && f.peerUuBytesPerRound > 0 ? Math.round((1 - c.peerUuBytesPerRound / f.peerUuBytesPerRound) * 1000) / 10 : null,
   clusterRecords: clustered.clusters?.rounds ?? [],
   note: "verifiers recompute every cluster from the members' updates (full check), so they still download every member update; the heads' aggregates add bytes. See docs/d2d-clusters.md." +
-    (f ? "" : " No flat baseline: a flat demo places remote peers in the link scenario by registration order (not by where they stand), so its Uu/sidelink split is not comparable; only the clustered run is reported."),
+    (f ? "" : " No flat baseline in this row."),
 };
 const file = join(root, "bench/results/hierarchy-detail.json");
 const detail = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};

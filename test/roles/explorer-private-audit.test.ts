@@ -33,7 +33,7 @@ import { ChainClient } from "../../explorer/chain-client.ts";
 import { ExplorerContent } from "../../explorer/content.ts";
 import { startExplorerServer, type RunningExplorer } from "../../explorer/server.ts";
 import { ExplorerService } from "../../explorer/service.ts";
-import { deployInProcessTask, driftLearner } from "../roles/in-process-task.ts";
+import { deployInProcessTask, driftLearner } from "./in-process-task.ts";
 
 const spec = modelSpecFor("mlp");
 const log = createLogger({ name: "explorer-private-test", level: process.env.PRIVATE_AUDIT_DEBUG ? "info" : "error", write: (l: string) => { if (process.env.PRIVATE_AUDIT_DEBUG) process.stderr.write(l + "\n"); } });
