@@ -1,8 +1,6 @@
 import { CID } from "multiformats/cid";
 import type { RoundState } from "../chain/task-chain.ts";
-import { cumulativeEpsilonMilli } from "../privacy/config.ts";
 import { maskHas } from "../protocol/codecs.ts";
-import type { TaskConfig } from "../protocol/task-config.ts";
 import { aggregateCommitment } from "../protocol/commitments.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
 import { aggregateAccepted } from "../protocol/verdict.ts";
@@ -11,15 +9,7 @@ import type { PendingAggregate, RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 import { privateAggregateFor } from "../secagg/roles.ts";
 import { clusteredAggregate } from "./cluster-roles.ts";
-
-/**
- * Cumulative epsilon after `rounds` rounds, in milli-units, as every honest aggregator computes it
- * (rounded up; 2^32-1 = unbounded, e.g. clipping without noise; 0 = DP off). Conservative: it counts
- * every round so far, whether or not a given peer committed in all of them.
- */
-export function cumulativeEpsilonMilliFor(task: TaskConfig, rounds: number): number {
-  return task.dp ? cumulativeEpsilonMilli(rounds, task.dp) : 0;
-}
+import { publishAggregate } from "./publish-aggregate.ts";
 
 export class AcceptedUpdateUnavailableError extends Error {
   override name = "AcceptedUpdateUnavailableError";
@@ -51,16 +41,7 @@ export async function computeAggregate(ctx: RoleContext, round: RoundState, fetc
   }
   const missing = updates.flatMap((u, i) => (u.weights ? [] : [{ index: commits[i].index, cid: u.cid.toString(), reason: u.unusable?.message ?? "not fetched" }]));
   if (missing.length > 0) throw new AcceptedUpdateUnavailableError(round.round, missing);
-  const aggregate = aggregateAccepted(roundRulesOf(task), models, updates);
-  const cid = CID.parse(await ctx.models.put(aggregate));
-  let accuracyBps = 0;
-  try {
-    const { accuracy } = await (await ctx.learner()).evaluate(aggregate);
-    accuracyBps = Math.max(0, Math.min(10000, Math.round(accuracy * 10000)));
-  } catch (err) {
-    log.warn("evaluate-failed", { round: round.round, reason: (err as Error).message });
-  }
-  return { kind: "aggregate", cid: cid.toString(), accuracyBps, cumulativeEpsilonMilli: cumulativeEpsilonMilliFor(task, round.round) };
+  return publishAggregate(ctx, round.round, aggregateAccepted(roundRulesOf(task), models, updates));
 }
 
 /** AggregateCommit: compute, pin and commit to the aggregate. Returns its CID. */

@@ -21,7 +21,7 @@ import { maskHas } from "../protocol/codecs.ts";
 import { Phase } from "../protocol/ids.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
 import type { RoundModels, RoundVerdict } from "../protocol/verdict.ts";
-import { cumulativeEpsilonMilli } from "../privacy/config.ts";
+import { publishAggregate } from "./publish-aggregate.ts";
 import { clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
 import {
   aggregateClusteredRound, clusterSeed, judgeCluster, judgeClusteredRound, roundClustering,
@@ -213,14 +213,6 @@ export async function clusteredAggregate(ctx: RoleContext, round: RoundState, fe
   const missing = used.filter((x) => !x.update.weights);
   if (missing.length > 0) throw Object.assign(new Error(`round ${round.round}: accepted input(s) ${missing.map((x) => x.commits.join("+")).join(", ")} could not be fetched`), { name: "AcceptedUpdateUnavailableError" });
   const aggregate = aggregateClusteredRound(roundRulesOf(ctx.task), models, judged, (i) => maskHas(round.acceptedMask, i));
-  const cid = CID.parse(await ctx.models.put(aggregate));
-  let accuracyBps = 0;
-  try {
-    const { accuracy } = await (await ctx.learner()).evaluate(aggregate);
-    accuracyBps = Math.max(0, Math.min(10000, Math.round(accuracy * 10000)));
-  } catch (err) {
-    ctx.log.warn("evaluate-failed", { round: round.round, reason: (err as Error).message });
-  }
   ctx.log.info("clustered-aggregate", { round: round.round, inputs: used.map((x) => (x.kind === "cluster" ? `cluster${x.head}` : `commit${x.commits[0]}`)).join(",") });
-  return { kind: "aggregate", cid: cid.toString(), accuracyBps, cumulativeEpsilonMilli: ctx.task.dp ? cumulativeEpsilonMilli(round.round, ctx.task.dp) : 0 };
+  return publishAggregate(ctx, round.round, aggregate);
 }

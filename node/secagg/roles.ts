@@ -16,13 +16,14 @@ import { CID } from "multiformats/cid";
 import type { RoundState } from "../chain/task-chain.ts";
 import { TxRevertedError } from "../chain/tx.ts";
 import { parameterCount } from "../ml/codec.ts";
-import { cumulativeEpsilonMilli, maxCommitsWithinBudget } from "../privacy/config.ts";
+import { maxCommitsWithinBudget } from "../privacy/config.ts";
 import { maskHas } from "../protocol/codecs.ts";
 import { localUpdate } from "../protocol/local-update.ts";
 import { secureGaussianSource } from "../privacy/gaussian.ts";
 import type { Rejection, RoundVerdict } from "../protocol/verdict.ts";
 import type { RoleContext, TrainerState } from "../roles/context.ts";
 import type { PendingAggregate } from "../roles/reveals.ts";
+import { publishAggregate } from "../roles/publish-aggregate.ts";
 import { phaseBudget } from "../roles/round-inputs.ts";
 import type { SecAggWriter } from "./chain.ts";
 import { encodeMaskedUpdate, encodeRevealBundle, encodeSetupBundle, decodeSetupBundle, hex, unhex } from "./codec.ts";
@@ -399,13 +400,6 @@ export async function privateAggregateFor(ctx: RoleContext, round: RoundState, f
     throw new Error(`round ${round.round}: the accepted set differs from the set in the masked sum at commits ${diff.join(",")}; a masked sum cannot be split, so this aggregator submits nothing`);
   }
   const aggregate = privateAggregate(global, result, ctx.secagg!.config);
-  const cid = CID.parse(await ctx.models.put(aggregate));
-  let accuracyBps = 0;
-  try {
-    accuracyBps = Math.max(0, Math.min(10000, Math.round((await (await ctx.learner()).evaluate(aggregate)).accuracy * 10000)));
-  } catch (err) {
-    ctx.log.warn("evaluate-failed", { round: round.round, reason: (err as Error).message });
-  }
   ctx.log.info("secagg-unmasked", { round: round.round, inSum: transcript.commits.filter((c) => c.inSum).length, totalSamples: result.totalSamples, secrets: result.shares.map((s) => `${s.ownerIndex}:${s.secret}:${s.valid}/${s.threshold}`).join(" ") });
-  return { kind: "aggregate", cid: cid.toString(), accuracyBps, cumulativeEpsilonMilli: ctx.task.dp ? cumulativeEpsilonMilli(round.round, ctx.task.dp) : 0 };
+  return publishAggregate(ctx, round.round, aggregate);
 }
