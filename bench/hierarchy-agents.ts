@@ -3,7 +3,11 @@
 // medium: libp2p traffic between peers over Uu (infrastructure links, both legs of a relay) against
 // the sidelink (direct D2D links, the UE leg of a relay), and the chain JSON-RPC apart. Merges the
 // result as `agentsDemo` into bench/results/hierarchy-detail.json (the simulator's rows stay as they are).
-//   node --import tsx bench/hierarchy-agents.ts [--from clustered.json,flat.json] [--peers 5] [--rounds 2] [--samples 300]
+//   node --import tsx bench/hierarchy-agents.ts [--from clustered.json,flat.json] [--scenario FILE] [--peers N] [--rounds 2] [--samples 300] [--checkers 2] [--only clustered|flat]
+// Clustered runs use sampled checks (docs/d2d-clusters.md): each cluster is checked in full by
+// --checkers committee verifiers drawn after the records; the others fetch only its aggregate.
+// --only runs one mode and writes its summary to /tmp/peerfl-agents-<mode>.json (to split the runs
+// over several heavy-lock holds); --from then combines the two summaries.
 // With --from it reads `peerfl demo --json` summaries (the first clustered, the optional second flat)
 // instead of running the demos. Both modes place every remote peer at its own scenario position: the
 // demo passes each agent `--link-peers` (the account at each position); clustered runs also publish
@@ -16,11 +20,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { values: a } = parseArgs({ options: { from: { type: "string" }, peers: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, scenario: { type: "string" } } });
-const scenario = a.scenario ?? "examples/scenarios/d2d-5peers.json";
+const { values: a } = parseArgs({ options: { from: { type: "string" }, peers: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, scenario: { type: "string" }, checkers: { type: "string" }, only: { type: "string" } } });
+const scenario = a.scenario ?? "examples/scenarios/d2d-9peers.json";
+const scenarioPeers = (JSON.parse(readFileSync(join(root, scenario), "utf8")) as { peers: unknown[] }).peers.length;
 
 interface Row { role?: string; mode?: string; bytesUp?: number; bytesDown?: number }
-interface Summary { peers: number; rounds: { status?: string; accepted?: number }[]; totalSeconds: number; links?: Record<string, { links: Row[] }>; clusters?: { rounds: unknown[] } }
+interface Summary { peers: number; rule?: string; rounds: { status?: string; accepted?: unknown; accuracy?: number | null }[]; totalSeconds: number; links?: Record<string, { links: Row[] }>; clusters?: { rounds: unknown[] } }
 
 /** Bytes by medium over every agent's links (each proxied connection is counted by the one agent that dialed it). */
 function media(s: Summary) {
@@ -35,7 +40,11 @@ function media(s: Summary) {
     }
   }
   const rounds = s.rounds.length || 1;
-  return { peerUuBytesPerRound: Math.round(peerUu / rounds), peerSidelinkBytesPerRound: Math.round(peerSidelink / rounds), rpcBytesPerRound: Math.round(rpc / rounds), finalized: s.rounds.filter((r) => r.status === "finalized").length, rounds: s.rounds.length, totalSeconds: s.totalSeconds };
+  const last = [...s.rounds].reverse().find((r) => r.status === "finalized");
+  return {
+    peerUuBytesPerRound: Math.round(peerUu / rounds), peerSidelinkBytesPerRound: Math.round(peerSidelink / rounds), rpcBytesPerRound: Math.round(rpc / rounds),
+    finalized: s.rounds.filter((r) => r.status === "finalized").length, rounds: s.rounds.length, finalAccuracy: last?.accuracy ?? null, totalSeconds: s.totalSeconds,
+  };
 }
 
 const load0 = loadavg()[0];
@@ -46,18 +55,36 @@ if (a.from) {
   flat = f ? JSON.parse(readFileSync(f, "utf8")) : null;
 } else {
   const { runDemo } = await import("../node/demo/demo.ts");
-  const common = { peers: Number(a.peers ?? 5), rounds: Number(a.rounds ?? 2), attackers: 0, scenario, maxSamples: Number(a.samples ?? 300), trainingWindow: 60, quiet: true };
-  clustered = (await runDemo({ ...common, clusters: true })).result as unknown as Summary;
-  flat = (await runDemo(common)).result as unknown as Summary;
+  // The rule is pinned (the simulator's bench uses the same one), so a change of the demo's default
+  // rule does not change this row. A 90 s verify-commit window in both modes leaves the clustered
+  // mode's record / check / vote windows (40 / 30 / 30 %) room on a loaded machine.
+  const common = {
+    peers: Number(a.peers ?? scenarioPeers), rounds: Number(a.rounds ?? 2), attackers: 0, scenario, maxSamples: Number(a.samples ?? 300),
+    rule: "centered-clipping" as const, trainingWindow: 60, verificationWindow: 90, quiet: true,
+  };
+  const runMode = async (mode: string) => {
+    const r = (await runDemo(mode === "clustered" ? { ...common, clusters: true, clusterCheckers: Number(a.checkers ?? 2) } : common)).result as unknown as Summary;
+    writeFileSync(`/tmp/peerfl-agents-${mode}.json`, JSON.stringify(r, null, 2) + "\n");
+    return r;
+  };
+  if (a.only) {
+    if (a.only !== "clustered" && a.only !== "flat") throw new Error(`--only clustered|flat, got ${a.only}`);
+    await runMode(a.only);
+    console.log(`wrote /tmp/peerfl-agents-${a.only}.json (load average at start ${load0})`);
+    process.exit(0);
+  }
+  clustered = await runMode("clustered");
+  flat = await runMode("flat");
 }
 const c = media(clustered), f = flat ? media(flat) : null;
 const row = {
   what: "real agents (peerfl demo): libp2p bytes between peers per round by medium, from the agents' own link counters; chain RPC apart",
-  scenario, peers: clustered.peers, measuredAt: new Date().toISOString(), loadAverage: a.from ? null : load0, ...(a.from ? { from: a.from } : {}),
+  scenario, peers: clustered.peers, rule: clustered.rule ?? null, checkersPerCluster: Number(a.checkers ?? 2), measuredAt: new Date().toISOString(), loadAverage: a.from ? null : load0, ...(a.from ? { from: a.from } : {}),
   clustered: c, flat: f,
   peerUuCutPct: f && f.peerUuBytesPerRound > 0 ? Math.round((1 - c.peerUuBytesPerRound / f.peerUuBytesPerRound) * 1000) / 10 : null,
+  accuracyDeltaPoints: f && c.finalAccuracy !== null && f.finalAccuracy !== null ? Math.round((c.finalAccuracy - f.finalAccuracy) * 10000) / 100 : null,
   clusterRecords: clustered.clusters?.rounds ?? [],
-  note: "verifiers recompute every cluster from the members' updates (full check), so they still download every member update; the heads' aggregates add bytes. See docs/d2d-clusters.md." +
+  note: "sampled checks: each cluster is recomputed from its members' updates only by the committee verifiers the on-chain check seed draws (outside the cluster first); the other verifiers fetch its aggregate; lone peers' updates go to every verifier over Uu in both modes. See docs/d2d-clusters.md." +
     (f ? "" : " No flat baseline in this row."),
 };
 const file = join(root, "bench/results/hierarchy-detail.json");

@@ -2,11 +2,11 @@
 // Dirichlet label skew (0.5, 0.1), 10 peers of up to 1,000 samples with 30 % attackers, through the
 // in-process simulator (the agents' protocol code). --full-matrix adds MNIST and 20 % attackers.
 //   node --import tsx bench/robustness.ts [--quick] [--jobs N] [--rounds R] [--samples S]
-// Prints tables, writes bench/results/robustness.json (with `summary` for the recommended rule,
-// validation-vote, and `perRule` for every rule) and bench/results/robustness.svg.
+// Prints tables, writes bench/results/robustness.json (with `summary` for the default rule,
+// root-validation, and `perRule` for every rule) and bench/results/robustness.svg.
 //   node --import tsx bench/robustness.ts --flower
 // Flower's published setting instead: Fashion-MNIST, 10 peers sharing the full training set, 2
-// Gaussian attackers, 40 rounds; FedAvg, median, trimmed mean, Multi-Krum and validation-vote;
+// Gaussian attackers, 40 rounds; FedAvg, median, trimmed mean, Multi-Krum and root-validation (the default);
 // writes bench/results/robustness-flower.json ({"rows": [...]}) and robustness-flower-detail.json.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -71,9 +71,9 @@ interface RunResult extends RunConfig {
 
 const NUM_PEERS = 10;
 const flower = process.argv.includes("--flower");
-const ALL_RULES: RuleId[] = flower ? [0, 3, 4, 2, 7] : [0, 1, 2, 3, 4, 5, 6, 7];
-/** The recommended rule (validation-vote), whose numbers go to the JSON's `summary`. */
-const DEFAULT_RULE: RuleId = 7;
+const ALL_RULES: RuleId[] = flower ? [0, 3, 4, 2, 8] : [0, 1, 2, 3, 4, 5, 6, 7, 8];
+/** The default rule (root-validation, on the demo and `peerfl task init`), whose numbers go to the JSON's `summary`. */
+const DEFAULT_RULE: RuleId = 8;
 /** Every attack, the backdoor included (its attack-success rate is measured on triggered test images). */
 const BENCH_ATTACKS: AttackKind[] = [...attackKinds];
 /** Gross attacks: an update a defence should simply reject. */
@@ -130,7 +130,7 @@ const merged: { runs: RunResult[] } | undefined = (() => {
     if (!Array.isArray(data.runs)) throw new Error(`--merge: ${file} has no "runs" (for --flower write the parts with --single-file)`);
     for (const r of data.runs) bySetting.set(`${r.dataset}|${r.partitionName}|${r.attackerFraction}|${r.attack}|${r.rule}`, r);
   }
-  const order = flower ? [7, 2, 4, 3, 0] : [0, 1, 2, 3, 4, 5, 6, 7];
+  const order = flower ? [8, 7, 2, 4, 3, 0] : [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const runs = [...bySetting.values()].sort((a, b) => PARTITIONS.indexOf(a.partitionName as (typeof PARTITIONS)[number]) - PARTITIONS.indexOf(b.partitionName as (typeof PARTITIONS)[number]) || order.indexOf(a.rule) - order.indexOf(b.rule) || a.key - b.key);
   return { runs: runs.map((r, key) => ({ ...r, key })) };
 })();
@@ -155,7 +155,7 @@ function flowerConfigs(): RunConfig[] {
   const partitions = PARTITION_CHOICE;
   const out: RunConfig[] = [];
   // The comparison the target is about first (our default, then Multi-Krum), so a cut-short run still has it.
-  const priority = [7, 2, 4, 3, 0].filter((r) => RULES.includes(r as RuleId)) as RuleId[];
+  const priority = [8, 7, 2, 4, 3, 0].filter((r) => RULES.includes(r as RuleId)) as RuleId[];
   for (const rule of priority) for (const [partitionName, partition] of partitions) {
     out.push({ key: 0, dataset: "fashion-mnist", partitionName, partition, attackerFraction: 0.2, attack: "gaussian", rule, ruleParam: ruleParamFor(rule) });
   }
@@ -378,6 +378,7 @@ function writeOutputs(results: RunResult[], total: number, startedAt: number, do
       attacks: BENCH_ATTACKS, grossAttacks: GROSS, defaultRule: ruleNameOf(DEFAULT_RULE),
       backdoor: "4x4 checker trigger, target label 0, 30 % of each attacker's shard poisoned, model replacement gamma = 10; backdoorAsr = final model's share of triggered non-target test images classified as the target",
       verifierCommittee: "validation-vote: 5 verifiers per round, seeded; attackers on the committee vote the public pre-filter",
+      rootSet: "root-validation: 50 per class of the training split, seeded, from samples no peer holds (filled from peers' samples only when there are too few: the --flower full shards)",
       voteHistory: withHistory ? { ...DEFAULT_VOTE_HISTORY, unit: "node/aggregation/rules/vote-history.ts" } : "off",
       ruleParams: Object.fromEntries(RULES.map((r) => [ruleNameOf(r), ruleParamFor(r)])),
       wallSeconds: (performance.now() - startedAt) / 1000, node: process.version, krumTiming: krumTimingResult,

@@ -17,7 +17,7 @@
  * there are kept), scale-detail.json (per-round numbers, registration times, RPC by method) and
  * scale.svg (each column against peers).
  *
- *   npm run bench:scale -- [--peers 10,25,50] [--rounds 3] [--max-samples 1000] [--verifiers 7] [--aggregators 5]
+ *   npm run bench:scale -- [--peers 10,25,50] [--rounds 3] [--max-samples 1000] [--verifiers 7] [--aggregators 5] [--rule centered-clipping]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,6 +25,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { runDemo, type DemoControl } from "../node/demo/demo.ts";
 import { PROJECT_ROOT } from "../node/lib/paths.ts";
+import type { RuleName } from "../node/protocol/index.ts";
 
 const cli = new Command("bench:scale")
   .option("--peers <list>", "peer counts, comma-separated", "10,25,50")
@@ -32,11 +33,12 @@ const cli = new Command("bench:scale")
   .option("--max-samples <n>", "cap on each peer's shard", "1000")
   .option("--verifiers <n>", "verifier committee size", "7")
   .option("--aggregators <n>", "aggregator committee size", "5")
+  .option("--rule <name>", "robust rule (pinned, so rows stay comparable when the demo's default changes)", "centered-clipping")
   .option("--out <file>", "result file", "bench/results/scale.json")
   .option("--no-build", "use dist/ as it is (do not rebuild it first)")
   .option("--merge <file>", "merge the rows (and -detail.json runs) of another result file into --out, redraw the plot, exit")
   .parse(process.argv.slice(2), { from: "user" });
-const opts = cli.opts<{ peers: string; rounds: string; maxSamples: string; verifiers: string; aggregators: string; out: string }>();
+const opts = cli.opts<{ peers: string; rounds: string; maxSamples: string; verifiers: string; aggregators: string; rule: RuleName; out: string }>();
 const peerCounts = opts.peers.split(",").map((x) => Number(x.trim()));
 const rounds = Number(opts.rounds);
 const maxSamples = Number(opts.maxSamples);
@@ -86,7 +88,7 @@ function startedAtMs(pid: number | undefined): number | null {
   } catch { return null; }
 }
 
-interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number; code?: string }
+interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number; code?: string; failed?: number }
 
 function readEvents(file: string): LogEvent[] {
   if (!existsSync(file)) return [];
@@ -141,8 +143,8 @@ for (const [k, peers] of peerCounts.entries()) {
   let demo;
   try {
     demo = await runDemo({
-      peers, rounds, attackers: 0, maxSamples, quiet: true, evaluate: false, json: undefined, port: 29545 + k * 10,
-      trainingWindow, verificationWindow: 180, aggregationWindow: 120,
+      peers, rounds, attackers: 0, maxSamples, rule: opts.rule, quiet: true, evaluate: false, json: undefined, port: 29545 + k * 10,
+      trainingWindow, verificationWindow: peers >= 40 ? 360 : 180, aggregationWindow: 120,
       task: { verifierCommitteeSize: verifiers, aggregatorCommitteeSize: aggregators, revealDuration: 60 },
       onProgress: (_p, ctl) => {
         ctlRef = ctl;
@@ -160,7 +162,7 @@ for (const [k, peers] of peerCounts.entries()) {
   const registered: number[] = [];
   // Verification fairness under load: how often a committee verifier judged an (honest: there are
   // no attackers here) update "unavailable", and how many updates the chain's tally rejected.
-  let unavailableVotes = 0, verdictsCommitted = 0;
+  let unavailableVotes = 0, verdictsCommitted = 0, verdictsAbstained = 0, peersExcluded = 0, dialFailures = 0;
   for (let i = 0; i < peers; i++) {
     for (const e of readEvents(path.join(demo.workDir, `peer${i}.log`))) {
       if (e.event === "committed" && e.round) train.set(e.round, Math.max(train.get(e.round) ?? 0, Number(e.trainSeconds)));
@@ -171,6 +173,11 @@ for (const [k, peers] of peerCounts.entries()) {
       }
       if (e.event === "update-rejected-invalid" && e.code === "unavailable") unavailableVotes++;
       if (e.event === "verdict-committed") verdictsCommitted++;
+      // A verifier that fetched too few updates commits no verdict (protocol/availability.ts).
+      if (e.event === "verdict-abstained") verdictsAbstained++;
+      // Peers banned (all are honest here): excluded by reputation.
+      if (e.event === "excluded") peersExcluded++;
+      if (e.event === "peers-dialed") dialFailures += Number(e.failed ?? 0);
       if ((e.event === "registered" || e.event === "resumed") && starts.has(i)) registered.push((Date.parse(e.t) - starts.get(i)!) / 1000);
     }
   }
@@ -197,15 +204,20 @@ for (const [k, peers] of peerCounts.entries()) {
   rows.push(row);
   const calls = rpc.map((x) => x.calls);
   detail.push({
-    peers, rounds, maxSamples, committees: { verifiers, aggregators }, wallSeconds, workDir: path.relative(PROJECT_ROOT, demo.workDir),
+    peers, rounds, maxSamples, rule: opts.rule, committees: { verifiers, aggregators }, wallSeconds, workDir: path.relative(PROJECT_ROOT, demo.workDir),
     perRound, rpcCallsPerAgentRound: { median: median(calls), max: Math.max(...calls), min: Math.min(...calls) },
     rpcByMethodPerAgentPerRound: Object.fromEntries(Object.entries(byMethod).map(([m, n]) => [m, round2(n / Math.max(1, rpc.length))])),
     registeredSeconds: { median: round2(median(registered)), min: round2(Math.min(...registered)), max: round2(Math.max(...registered)), agents: registered.length },
     agentRssMbPeaks: rss.map(round2).sort((a, b) => a - b),
     fairness: {
-      honestUpdatesRejected: perRound.reduce((a, r) => a + r.rejected, 0), updatesCommitted: perRound.reduce((a, r) => a + r.committed, 0),
-      unavailableVotes, verdictsCommitted,
+      // Not accepted: rejected by a committee majority, or in a round that failed (no majority either
+      // way: the trainer's reputation does not change). All updates here are honest.
+      updatesNotAccepted: perRound.reduce((a, r) => a + r.rejected, 0), updatesCommitted: perRound.reduce((a, r) => a + r.committed, 0),
+      peersExcludedAtEnd: demo.result.rounds.at(-1)?.excluded.length ?? 0,
+      unavailableVotes, verdictsCommitted, verdictsAbstained, peersExcluded,
     },
+    // libp2p dials that failed in the agents' own passes (at the start and retried each round), not counting re-dials on a fetch miss.
+    ipfsDialFailures: dialFailures,
     loadAverage: (await import("node:os")).loadavg().map(round2),
   });
   process.stdout.write(`  ${JSON.stringify(row)}\n`);

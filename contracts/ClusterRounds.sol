@@ -19,6 +19,14 @@ import {CidCodec} from "./lib/CidCodec.sol";
 ///   so they are not a claim. Verifiers judge cluster aggregates and lone peers' updates, then vote
 ///   per commit through the task as always; whether a head's record matches the clustering and its
 ///   members' content is checked off chain (by the verifiers and the audit), as only they can.
+/// - Sampled checks: once the record window closed, `drawCheckSeed` fixes a seed block and then stores
+///   keccak256(this, round, blockhash(seed block)) — a seed that did not exist while heads recorded.
+///   From it every peer computes which `checkersPerCluster` committee verifiers check each cluster
+///   (node/protocol/cluster-round.ts clusterCheckers); the others take the head's aggregate as recorded.
+/// - `challengeCluster` (a committee verifier of the round, in the challenge window after the record
+///   window): a checker that found a lying head flags its cluster; every verifier then checks that
+///   cluster in full from its members' updates (a caught head's own commit is rejected, its members
+///   judged alone). Verifiers commit their votes after the challenge window.
 /// @dev The task is read through IFederatedTask views only. Peer indices are < 256 (the task's
 /// bitmap width), so members and included sets are uint256 bitmaps over peer indices.
 contract ClusterRounds {
@@ -28,6 +36,8 @@ contract ClusterRounds {
         uint16 maxClusterSize;      // head + members (2..32)
         uint16 minHeadBatteryBps;   // battery a head needs, bps of full (node/links/clusters.ts minHeadEnergy)
         uint16 recordWindowBps;     // share of the verify-commit window open for records (1..9000 bps)
+        uint16 challengeWindowBps;  // share after the record window open for challenges (1..9000 bps; record + challenge <= 9000)
+        uint8 checkersPerCluster;   // committee verifiers assigned to check each cluster (1..16)
     }
 
     /// @notice One head's record of one round.
@@ -50,12 +60,23 @@ contract ClusterRounds {
     mapping(uint32 round => uint256) private _heads;
     mapping(uint32 round => uint256) private _clustered;
     mapping(uint32 round => mapping(uint16 headIndex => Record)) private _records;
+    mapping(uint32 round => uint64) private _checkSeedBlock;
+    mapping(uint32 round => bytes32) private _checkSeed;
+    mapping(uint32 round => uint256) private _challenged;
+    mapping(uint32 round => mapping(uint16 headIndex => address)) private _challenger;
 
     event ClusterRoundsConfigured(address indexed initiator, Config config);
     event ClusterRecorded(
         uint32 indexed round, address indexed head, uint16 headIndex, uint256 members, uint256 included,
         bytes aggregateCid, uint64 acceptedSamples
     );
+
+    /// @notice The seed's block is fixed (its hash is readable from the next block on).
+    event CheckSeedBlockFixed(uint32 indexed round, uint64 seedBlock);
+    /// @notice The seed that assigns checkers to clusters was stored.
+    event CheckSeedDrawn(uint32 indexed round, uint64 seedBlock, bytes32 seed);
+    /// @notice A committee verifier challenged the record of head `headIndex`: every verifier checks that cluster in full.
+    event ClusterChallenged(uint32 indexed round, uint16 indexed headIndex, address indexed challenger);
 
     error ZeroTask();
     error NotInitiator(address caller);
@@ -79,6 +100,14 @@ contract ClusterRounds {
     error MemberOutOfRange(uint16 peerIndex, uint256 peerCount);
     /// @notice An aggregate CID is required exactly when some member is included.
     error AggregateCidMismatch(uint256 included, uint256 cidLength);
+    error CheckSeedTooEarly(uint32 round, uint64 recordDeadline);
+    error CheckSeedAlreadyDrawn(uint32 round);
+    error CheckSeedUnavailable(uint32 round, uint64 seedBlock);
+    error ChallengeWindowNotOpen(uint32 round, uint64 recordDeadline);
+    error ChallengeWindowClosed(uint32 round, uint64 challengeDeadline);
+    error NotCommitteeVerifier(uint32 round, address caller);
+    error NoClusterRecord(uint32 round, uint16 headIndex);
+    error AlreadyChallenged(uint32 round, uint16 headIndex);
 
     constructor(address taskAddress) {
         if (taskAddress == address(0)) revert ZeroTask();
@@ -99,6 +128,8 @@ contract ClusterRounds {
         if (c.maxClusterSize < 2 || c.maxClusterSize > 32) revert InvalidConfig("maxClusterSize");
         if (c.minHeadBatteryBps > 10000) revert InvalidConfig("minHeadBatteryBps");
         if (c.recordWindowBps == 0 || c.recordWindowBps > 9000) revert InvalidConfig("recordWindowBps");
+        if (c.challengeWindowBps == 0 || uint256(c.recordWindowBps) + c.challengeWindowBps > 9000) revert InvalidConfig("challengeWindowBps");
+        if (c.checkersPerCluster == 0 || c.checkersPerCluster > 16) revert InvalidConfig("checkersPerCluster");
         _config = c;
         verificationDuration = tc.verificationDuration;
         configured = true;
@@ -117,6 +148,78 @@ contract ClusterRounds {
         if (phase != IFederatedTask.Phase.VerifyCommit) return 0;
         uint64 closedPart = uint64((uint256(verificationDuration) * (10000 - _config.recordWindowBps)) / 10000);
         return phaseDeadline > closedPart ? phaseDeadline - closedPart : 0;
+    }
+
+    /// @notice End of `round`'s challenge window, which follows the record window (0 when the round is
+    /// not in VerifyCommit). Verifiers commit their votes after it.
+    function challengeDeadline(uint32 round) public view returns (uint64) {
+        (IFederatedTask.Phase phase, uint64 phaseDeadline,,,,,,,,) = task.getRound(round);
+        if (phase != IFederatedTask.Phase.VerifyCommit) return 0;
+        uint256 open = uint256(_config.recordWindowBps) + _config.challengeWindowBps;
+        uint64 closedPart = uint64((uint256(verificationDuration) * (10000 - open)) / 10000);
+        return phaseDeadline > closedPart ? phaseDeadline - closedPart : 0;
+    }
+
+    /// @notice Anyone, after `round`'s record window: the first call fixes the seed block (this
+    /// block; again when its hash aged out, > 256 blocks), a call from a later block stores the seed
+    /// keccak256(abi.encode(this, round, blockhash(seed block))). Records are final before the seed
+    /// block exists, so no head can know at record time whom the seed assigns to check it.
+    function drawCheckSeed(uint32 round) external {
+        if (!configured) revert NotConfigured();
+        uint32 current = task.currentRound();
+        if (round != current) revert WrongRound(round, current);
+        (IFederatedTask.Phase phase,,,,,,,,,) = task.getRound(round);
+        if (phase != IFederatedTask.Phase.VerifyCommit) revert WrongPhase(round, uint8(phase));
+        uint64 deadline = recordDeadline(round);
+        if (block.timestamp <= deadline) revert CheckSeedTooEarly(round, deadline);
+        if (_checkSeed[round] != bytes32(0)) revert CheckSeedAlreadyDrawn(round);
+        uint64 seedBlock = _checkSeedBlock[round];
+        if (seedBlock == 0 || block.number > uint256(seedBlock) + 256) {
+            _checkSeedBlock[round] = uint64(block.number);
+            emit CheckSeedBlockFixed(round, uint64(block.number));
+            return;
+        }
+        if (block.number == seedBlock) revert CheckSeedUnavailable(round, seedBlock);
+        bytes32 seed = keccak256(abi.encode(address(this), round, blockhash(seedBlock)));
+        _checkSeed[round] = seed;
+        emit CheckSeedDrawn(round, seedBlock, seed);
+    }
+
+    /// @notice The stored check seed of `round` (0 before it was drawn) and its block (0 before fixed).
+    function checkSeed(uint32 round) external view returns (bytes32 seed, uint64 seedBlock) {
+        return (_checkSeed[round], _checkSeedBlock[round]);
+    }
+
+    /// @notice A committee verifier of `round` challenges the record of head `headIndex`, in the
+    /// challenge window: every verifier then checks that cluster in full (docs/d2d-clusters.md). An
+    /// unjustified challenge costs bandwidth only; the audit marks it justified or not.
+    function challengeCluster(uint32 round, uint16 headIndex) external {
+        if (!configured) revert NotConfigured();
+        uint32 current = task.currentRound();
+        if (round != current) revert WrongRound(round, current);
+        (IFederatedTask.Phase phase,,,,,,,,,) = task.getRound(round);
+        if (phase != IFederatedTask.Phase.VerifyCommit) revert WrongPhase(round, uint8(phase));
+        uint64 opens = recordDeadline(round);
+        if (block.timestamp <= opens) revert ChallengeWindowNotOpen(round, opens);
+        uint64 closes = challengeDeadline(round);
+        if (block.timestamp > closes) revert ChallengeWindowClosed(round, closes);
+        if (!task.isVerifier(round, msg.sender)) revert NotCommitteeVerifier(round, msg.sender);
+        uint256 bit = uint256(1) << headIndex;
+        if (_heads[round] & bit == 0) revert NoClusterRecord(round, headIndex);
+        if (_challenged[round] & bit != 0) revert AlreadyChallenged(round, headIndex);
+        _challenged[round] |= bit;
+        _challenger[round][headIndex] = msg.sender;
+        emit ClusterChallenged(round, headIndex, msg.sender);
+    }
+
+    /// @notice Heads whose records were challenged in `round` (peer-index bitmap).
+    function roundChallenges(uint32 round) external view returns (uint256 challengedHeads) {
+        return _challenged[round];
+    }
+
+    /// @notice Who challenged the record of head `headIndex` in `round` (zero when nobody did).
+    function challengerOf(uint32 round, uint16 headIndex) external view returns (address) {
+        return _challenger[round][headIndex];
     }
 
     /// @notice A cluster head records its cluster of `round`: members (peer-index bitmap, itself

@@ -12,7 +12,7 @@ import {CidCodec} from "./lib/CidCodec.sol";
 /// through FederatedTaskCore and share its storage; each declares the externals it serves.
 abstract contract TaskSettings {
     /// @dev Highest robust-rule id (7 = validation vote).
-    uint8 internal constant MAX_ROBUST_RULE = 7; // node/protocol/ids.ts: 0 fedavg .. 5 centered clipping, 6 FLAME, 7 validation vote
+    uint8 internal constant MAX_ROBUST_RULE = 8; // node/protocol/ids.ts: 0 fedavg .. 5 centered clipping, 6 FLAME, 7 validation vote, 8 root validation
     /// @notice {TaskConfig-admissionMode}: the initiator admits addresses ({admit}).
     uint8 public constant ADMISSION_ALLOW_LIST = 0;
     /// @notice {TaskConfig-admissionMode}: anyone may join by posting `bondWei` of ETH.

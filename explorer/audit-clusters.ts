@@ -1,17 +1,17 @@
 /**
  * Auditing a clustered round (ClusterRounds side contract, docs/d2d-clusters.md) from chain + IPFS
- * alone, at both levels, with the very code the agents run (node/roles/cluster-round.ts):
+ * alone, at both levels, with the very code the agents run (node/protocol/cluster-round.ts):
  *   cluster level — recompute the round's clustering from the scenario the side contract names, and
  *     for every head's record its included members and aggregate from the members' committed CIDs;
  *     a record that does not match is reported as a caught head (status "invalid");
  *   global level — the task's rule over the cluster aggregates and lone updates -> the per-commit mask,
  *     compared with the on-chain mask; FedAvg over the on-chain accepted inputs -> the final CID.
  */
-import type { ContractRunner } from "ethers";
+import { Contract, type ContractRunner } from "ethers";
 import { decodeModelSpec } from "../node/ml/codec.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
 import { clusterRoundsReader, bitsOf, type ClusterRoundsReader } from "../node/roles/cluster-chain.ts";
-import { aggregateClusteredRound, clusterSeed, judgeClusteredRound, type ClusterSetup, type IndexedCommit } from "../node/roles/cluster-round.ts";
+import { aggregateClusteredRound, clusterCheckers, clusterSeed, judgeClusteredRound, type ClusterSetup, type IndexedCommit } from "../node/protocol/cluster-round.ts";
 import { clusterSetupFrom } from "../node/roles/cluster-roles.ts";
 import { decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, updateCid, type RoundModels, type RoundUpdate } from "../node/protocol/index.ts";
 import type { AuditIO, AuditResult } from "./audit.ts";
@@ -21,6 +21,8 @@ export interface ClusterAuditIO {
   taskAddress: string;
   /** on-chain peer index of a registered address */
   peerIndexOf(address: string): Promise<number>;
+  /** the round's verifier committee (peer indices) */
+  verifierCommittee(round: number): Promise<number[]>;
 }
 
 /** One cluster as the audit recomputed it. */
@@ -34,16 +36,30 @@ export interface AuditedCluster {
   aggregateCidOnChain: string | null;
   aggregateCidRecomputed: string | null;
   acceptedSamples: number | null;
+  /** committee verifiers the check seed assigned to check this cluster in full */
+  checkers: number[];
+  /** who challenged the record (null: nobody) and whether the head had lied */
+  challengedBy: string | null;
+  challenge: "justified" | "unjustified" | null;
 }
 
 export interface ClusteredAuditResult extends AuditResult {
   clusters: AuditedCluster[];
   unclustered: number[];
+  /** the sampled-check seed drawn on chain after the record window (null: never drawn) */
+  checkSeed: string | null;
+  checkSeedBlock: number;
+  /** heads that lied while none of their checkers challenged them */
+  uncaughtLies: number[];
 }
 
 /** The real IO: the side contract's views over the same provider, peer indices from the task's getPeer. */
 export function clusterAuditIO(address: string, taskAddress: string, runner: ContractRunner, peerIndexOf: (a: string) => Promise<number>): ClusterAuditIO {
-  return { reader: clusterRoundsReader(address, runner), taskAddress, peerIndexOf };
+  const task = new Contract(taskAddress, ["function getCommittees(uint32) view returns (bool, uint64, uint256, uint256)"], runner);
+  return {
+    reader: clusterRoundsReader(address, runner), taskAddress, peerIndexOf,
+    verifierCommittee: async (round) => bitsOf(BigInt((await task.getFunction("getCommittees")(round))[2])),
+  };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -55,7 +71,7 @@ export async function auditClusteredRound(round: number, io: AuditIO, cio: Clust
   const result: ClusteredAuditResult = {
     round, ok: false, rule: `${config.rules.rule} (param ${config.ruleParamRaw}), clustered`,
     acceptedMaskOnChain: maskHex(state.acceptedMask), acceptedMaskRecomputed: null, globalCidOnChain: state.finalCid, globalCidRecomputed: null,
-    commits: [], verifiers: [], differences, clusters: [], unclustered: [],
+    commits: [], verifiers: [], differences, clusters: [], unclustered: [], checkSeed: null, checkSeedBlock: 0, uncaughtLies: [],
   };
   if (state.phase !== Phase.Finalized) {
     differences.push(`round ${round} is not finalized (phase ${phaseName(state.phase)}): there is no final CID to reproduce`);
@@ -89,21 +105,42 @@ export async function auditClusteredRound(round: number, io: AuditIO, cio: Clust
       return { cid: c.cid, numSamples: c.numSamples, weights: null, unusable: { code: "bad-encoding", message: errorText(error) } };
     }
   }));
-  const judged = await judgeClusteredRound({
-    rules: config.rules, models, spec, setup, seed: clusterSeed(cio.taskAddress, round, parseCid(state.globalModelCid).toString()),
-    commits, records: await cio.reader.records(round), fetch,
-  });
+  const records = await cio.reader.records(round);
+  const challenges = await cio.reader.challenges(round);
+  const seed = clusterSeed(cio.taskAddress, round, parseCid(state.globalModelCid).toString());
+  const fetchAggregate = async (cid: { toString(): string }) => {
+    try { return decodeUpdate(await io.fetch(cid.toString()), spec); } catch { return null; }
+  };
+  const common = { rules: config.rules, models, spec, setup, seed, commits, records, fetch, fetchAggregate };
+  // The truth: every cluster recomputed from its members' updates.
+  const truth = await judgeClusteredRound(common);
+  // What the protocol decides: challenged clusters in full, every other record as it is.
+  const judged = await judgeClusteredRound({ ...common, fullCheck: (head) => challenges.has(head) });
+  const checkSeed = await cio.reader.checkSeed(round);
+  result.checkSeed = checkSeed.seed;
+  result.checkSeedBlock = checkSeed.seedBlock;
+  const checkers = checkSeed.seed ? clusterCheckers(checkSeed.seed, truth.clustering, await cio.verifierCommittee(round), (await cio.reader.config())?.checkersPerCluster ?? 2) : new Map<number, number[]>();
   result.acceptedMaskRecomputed = maskHex(judged.mask);
   result.unclustered = judged.clustering.unclustered;
-  result.clusters = judged.clusters.map((c) => ({
-    head: c.head, members: c.members, status: c.status, ...(c.reason ? { reason: c.reason } : {}),
-    includedOnChain: c.record ? bitsOf(c.record.included) : null, includedRecomputed: c.recomputedIncluded ?? null,
-    aggregateCidOnChain: c.record?.aggregateCid?.toString() ?? null, aggregateCidRecomputed: c.recomputedCid ?? null,
-    acceptedSamples: c.record?.acceptedSamples ?? null,
-  }));
+  result.clusters = truth.clusters.map((c) => {
+    const by = challenges.get(c.head) ?? null;
+    return {
+      head: c.head, members: c.members, status: c.status, ...(c.reason || c.incomplete ? { reason: c.reason ?? c.incomplete } : {}),
+      includedOnChain: c.record ? bitsOf(c.record.included) : null, includedRecomputed: c.recomputedIncluded ?? null,
+      aggregateCidOnChain: c.record?.aggregateCid?.toString() ?? null, aggregateCidRecomputed: c.recomputedCid ?? null,
+      acceptedSamples: c.record?.acceptedSamples ?? null,
+      checkers: checkers.get(c.head) ?? [], challengedBy: by, challenge: by ? (c.status === "invalid" ? "justified" : "unjustified") : null,
+    };
+  });
   for (const r of judged.strayRecords) {
-    result.clusters.push({ head: r.headIndex, members: bitsOf(r.members), status: "invalid", reason: "recorded a cluster it does not head", includedOnChain: bitsOf(r.included), includedRecomputed: null, aggregateCidOnChain: r.aggregateCid?.toString() ?? null, aggregateCidRecomputed: null, acceptedSamples: r.acceptedSamples });
+    const by = challenges.get(r.headIndex) ?? null;
+    result.clusters.push({ head: r.headIndex, members: bitsOf(r.members), status: "invalid", reason: "recorded a cluster it does not head", includedOnChain: bitsOf(r.included), includedRecomputed: null, aggregateCidOnChain: r.aggregateCid?.toString() ?? null, aggregateCidRecomputed: null, acceptedSamples: r.acceptedSamples, checkers: [], challengedBy: by, challenge: by ? "justified" : null });
   }
+  // A lie whose record is public (wrong members) is caught by every verifier without a check; one
+  // in the content (included set, aggregate) only through a checker's challenge.
+  const protocolStatus = new Map(judged.clusters.map((c) => [c.head, c.status]));
+  result.uncaughtLies = truth.clusters.filter((c) => c.status === "invalid" && protocolStatus.get(c.head) === "ok").map((c) => c.head);
+  for (const h of result.uncaughtLies) differences.push(`head peer${h} lied (${truth.clusters.find((c) => c.head === h)?.reason}) and none of its checkers [${(checkers.get(h) ?? []).join(", ")}] challenged it: its record went into the round as it was`);
   result.commits = raw.map((c) => ({
     index: c.index, trainer: c.trainer, cid: c.cid, numSamples: c.numSamples, problem: problems.get(c.index) ?? null,
     acceptedOnChain: maskHas(state.acceptedMask, c.index), acceptedRecomputed: judged.accepted[c.index],
@@ -132,8 +169,12 @@ export function formatClusterAudit(r: ClusteredAuditResult): string {
   for (const c of r.clusters) {
     lines.push(`    head peer${c.head} members ${c.members.join(",")}: ${c.status}` +
       (c.status === "ok" ? `, included ${(c.includedRecomputed ?? []).join(",") || "none"}, ${c.acceptedSamples} samples, aggregate ${c.aggregateCidOnChain ?? "none"} reproduces` : ` — ${c.reason ?? ""}`));
+    lines.push(`      checkers ${c.checkers.length ? c.checkers.map((p) => `peer${p}`).join(", ") : "none"}; ` +
+      (c.challengedBy ? `challenged by ${c.challengedBy} (${c.challenge})` : "not challenged"));
   }
   if (r.clusters.length === 0) lines.push("    none");
+  lines.push(`  check seed                  ${r.checkSeed ? `${r.checkSeed} (block ${r.checkSeedBlock})` : "not drawn"}`);
+  if (r.uncaughtLies.length) lines.push(`  UNCAUGHT LIES               ${r.uncaughtLies.map((p) => `peer${p}`).join(", ")}`);
   lines.push(`  over Uu alone               ${r.unclustered.length ? r.unclustered.map((p) => `peer${p}`).join(", ") : "none"}`);
   return lines.join("\n") + "\n";
 }

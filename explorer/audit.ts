@@ -15,8 +15,10 @@ import type { UpdateBase } from "../node/protocol/model-bytes.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
 import { auditPrivateRound, type PrivateAuditIO } from "./audit-private.ts";
 import { auditClusteredRound, type ClusterAuditIO } from "./audit-clusters.ts";
+import { rootLossOf } from "../node/roles/root-set.ts";
 import {
   aggregateAccepted, decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, roundVerdict, updateCid,
+  rootVerdict,
   type RoundRules, type RoundUpdate, type RoundVerdict, type RuleSetting, type RoundModels,
 } from "../node/protocol/index.ts";
 
@@ -179,6 +181,15 @@ export async function auditRound(round: number, io: AuditIO): Promise<AuditResul
   let verdict: RoundVerdict | null = null;
   try {
     verdict = rules.verdict(setting, models, updates);
+    // root-validation: the leave-one-out vote on the task's public root set is deterministic, so the
+    // audit recomputes it in full (the root set's bytes come by the CID the model spec names).
+    if (verdict.rootVote) {
+      const rootLoss = await rootLossOf({ get: (cid: string) => io.fetch(cid) }, spec, 20_000).catch((error: unknown) => {
+        differences.push(`root set of the model spec unavailable or invalid: ${errorText(error)}; only the public pre-filter was recomputed`);
+        return null;
+      });
+      if (rootLoss) verdict = await rootVerdict(setting, models, updates, rootLoss);
+    }
     result.acceptedMaskRecomputed = maskHex(verdict.mask);
   } catch (error) {
     differences.push(`the robust rule failed on this round's updates: ${errorText(error)}`);

@@ -102,8 +102,12 @@ export class EmbeddedStore implements ModelStore {
         streamMuxers: [yamux()],
         services: { identify: identify() },
         peerDiscovery: [],
-        // Under CPU starvation a late ping would otherwise drop a peer we can never rediscover.
-        connectionMonitor: { abortConnectionOnPingFailure: false },
+        // No ping stream every 10 s on every connection: nothing here reads the RTT it measures, and
+        // a late ping under CPU starvation must not drop a peer we can never rediscover. At 50 peers on
+        // one host the pings alone cost about half a core (2,450 connection ends, ~2 ms of CPU per
+        // ping under load; docs/scale.md). Yamux's keep-alive still notices dead connections.
+        connectionMonitor: { enabled: false },
+        connectionManager: inboundLimits(opts.allowNonLoopback === true),
         connectionGater: loopbackConnectionGater({
           allowNonLoopback: opts.allowNonLoopback,
           allowDial: opts.allowDial,
@@ -291,6 +295,23 @@ export class EmbeddedStore implements ModelStore {
       throw err;
     }
   }
+}
+
+/** Most peers a task can have (the contract's 256-bit masks): what one node may need to accept at once. */
+const MAX_TASK_PEERS = 256;
+
+/**
+ * libp2p's inbound limits for this node. libp2p accepts at most 5 new connections per second from
+ * one IP and 10 upgrading at once. Those limits assume one peer per IP; on loopback every peer
+ * shares 127.0.0.1. When N peers load a task, each dials all the others at once, so most of those
+ * dials were refused: 30 stores dialing each other at once kept 2 of 29 connections each
+ * (docs/scale.md), and verifiers could not fetch updates from trainers they never got connected
+ * to. A node that accepts only loopback (or the run's own namespaces) lets a whole task (at most
+ * 256 peers) connect at once. A node open to other hosts keeps libp2p's defaults.
+ */
+function inboundLimits(openToOtherHosts: boolean): { inboundConnectionThreshold?: number; maxIncomingPendingConnections?: number } {
+  if (openToOtherHosts) return {};
+  return { inboundConnectionThreshold: MAX_TASK_PEERS * 4, maxIncomingPendingConnections: MAX_TASK_PEERS };
 }
 
 export async function createEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {

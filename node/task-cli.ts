@@ -23,7 +23,12 @@ function program(): Command {
     .option("--seed <n>", "seed of the initial weights", int("--seed", 0), 7)
     .option("--ipfs-api <url>", "Kubo RPC API of the creator's IPFS node (e.g. peerfl ipfs daemon)", "http://127.0.0.1:5001")
     .option("--rounds <n>", "rounds", int("--rounds", 1), 5)
-    .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping", "centered-clipping")
+    .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping, flame, validation-vote, root-validation", "root-validation")
+    .option("--dataset <name>", "root-validation: dataset whose training split the public root set is drawn from", "mnist")
+    .option("--root-per-class <n>", "root-validation: root-set samples per class", int("--root-per-class", 1), 50)
+    .option("--peers <n>", "root-validation: the task's peers, to draw the root set from samples no peer holds", int("--peers", 1), 10)
+    .option("--partition <scheme>", "root-validation: the peers' partition (as their --partition)", "iid")
+    .option("--max-samples <n>", "root-validation: the peers' shard cap (as their --max-samples)", int("--max-samples", 1))
     .option("--rule-param <x>", "rule parameter in natural units (Krum f, trim count, clipping radius; 0 = auto)", (v: string) => Number(v), 0)
     .option("--out <file>", "Ignition parameters file to write", "task-parameters.json")
     .exitOverride();
@@ -66,6 +71,17 @@ export async function main(argv: string[]): Promise<number> {
     const store = await createKuboStore({ apiUrl: String(o.ipfsApi) });
     await initBackend("auto");
     const spec = modelSpecFor(o.model as "mlp" | "cnn");
+    if (rule === ruleIdOf("root-validation")) {
+      // The public root set (node/ml/root-set.ts): class-balanced, preferring samples no peer's shard holds.
+      const { buildRootSet } = await import("./ml/root-set.ts");
+      const { parsePartition } = await import("./agent/config.ts");
+      let root: ReturnType<typeof buildRootSet>;
+      try {
+        root = buildRootSet(String(o.dataset), { peers: Number(o.peers), partition: parsePartition(String(o.partition)), partitionSeed: 42, maxSamples: o.maxSamples as number | undefined, perClass: Number(o.rootPerClass), seed: Number(o.seed), allowHeld: true });
+      } catch (err) { process.stderr.write(`peerfl task: ${(err as Error).message}\n`); await store.stop(); return 2; }
+      spec.rootSet = (await store.put(root.bytes, { pin: true })).toString();
+      process.stdout.write(`root set        ${spec.rootSet} (${root.count} samples, ${root.held} also in peers' shards)\n`);
+    }
     const specCid = await store.put(encodeModelSpec(spec), { pin: true });
     const initialCid = await store.put(encodeWeights(getWeights(createModel(spec, Number(o.seed)))), { pin: true });
     const params = { FederatedTaskModule: {

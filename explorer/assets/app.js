@@ -16,8 +16,16 @@
   function clusters(list) {
     if (!list || list.length === 0) return "";
     const badge = { ok: '<span class="badge ok">reproduces</span>', invalid: '<span class="badge bad">head lied: members judged alone</span>', missing: '<span class="badge warn">no record: members went flat</span>' };
-    const rows = list.map((c) => `<tr><td>peer${esc(c.head)}</td><td>${esc(c.members.join(", "))}</td><td>${badge[c.status] || esc(c.status)}${c.reason ? ` <span class="muted">${esc(c.reason)}</span>` : ""}</td><td>${cid(c.aggregateCidOnChain)}</td><td>${cid(c.aggregateCidRecomputed)}</td></tr>`).join("");
-    return `<table class="list" id="audit-clusters"><thead><tr><th>Head</th><th>Members</th><th>Cluster level</th><th>Aggregate on chain</th><th>Recomputed</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const challenge = (c) => !c.challengedBy ? "none" : `${c.challenge === "justified" ? '<span class="badge ok">justified</span>' : '<span class="badge warn">unjustified</span>'} by <span class="mono">${esc(c.challengedBy)}</span>`;
+    const rows = list.map((c) => `<tr><td>peer${esc(c.head)}</td><td>${esc(c.members.join(", "))}</td><td>${badge[c.status] || esc(c.status)}${c.reason ? ` <span class="muted">${esc(c.reason)}</span>` : ""}</td><td>${cid(c.aggregateCidOnChain)}</td><td>${cid(c.aggregateCidRecomputed)}</td><td>${esc((c.checkers || []).map((p) => `peer${p}`).join(", ") || "—")}</td><td>${challenge(c)}</td></tr>`).join("");
+    return `<table class="list" id="audit-clusters"><thead><tr><th>Head</th><th>Members</th><th>Cluster level</th><th>Aggregate on chain</th><th>Recomputed</th><th>Checkers (drawn)</th><th>Challenge</th></tr></thead><tbody>${rows}</tbody></table>`;
+  }
+
+  // Clustered task: the seed that drew each cluster's checkers after the record window.
+  function checkSeed(r) {
+    if (!r.clusters) return "";
+    return `<table class="kv" id="audit-check-seed"><tr><th>Check seed</th><td class="mono">${esc(r.checkSeed ?? "not drawn")}${r.checkSeed ? ` (block ${esc(r.checkSeedBlock)})` : ""}</td></tr>${
+      r.uncaughtLies && r.uncaughtLies.length ? `<tr><th>Lies nobody challenged</th><td><span class="badge bad">${esc(r.uncaughtLies.map((p) => `peer${p}`).join(", "))}</span></td></tr>` : ""}</table>`;
   }
 
   // Private round (secure aggregation): the unmasking transcript's summary. It never shows an
@@ -41,7 +49,7 @@
       <tr><th>Accepted mask recomputed</th><td class="mono">${esc(r.acceptedMaskRecomputed ?? "—")}</td></tr>
       <tr><th>Global CID on chain</th><td>${cid(r.globalCidOnChain)}</td></tr>
       <tr><th>Global CID recomputed</th><td>${cid(r.globalCidRecomputed)}</td></tr>
-    </table>${privateSum(r.private)}${clusters(r.clusters)}${verifiers(r.verifiers || [])}`;
+    </table>${privateSum(r.private)}${clusters(r.clusters)}${checkSeed(r)}${verifiers(r.verifiers || [])}`;
     if (r.ok) {
       const what = r.private
         ? "Every mask was removed with the revealed shares (each checked against its owner's commitment); the unmasked sum, applied to the round's global model, has exactly the finalized CID. No individual update was unmasked."

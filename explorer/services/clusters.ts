@@ -7,7 +7,7 @@
  */
 import { Contract } from "ethers";
 import { bitsOf, clusterRoundsReader, type ClusterConfig } from "../../node/roles/cluster-chain.ts";
-import { clusterSeed, roundClustering, slotOf, type ClusterSetup } from "../../node/roles/cluster-round.ts";
+import { clusterSeed, roundClustering, slotOf, type ClusterSetup } from "../../node/protocol/cluster-round.ts";
 import type { DeviceConfig } from "../../node/devices/session.ts";
 import { clusterSetupFrom } from "../../node/roles/cluster-roles.ts";
 import { cidToString } from "../cid.ts";
@@ -25,6 +25,8 @@ export interface ClusterRow {
   included: number[];
   aggregateCid: string | null;
   acceptedSamples: number;
+  /** the committee verifier that challenged the record (null: nobody); whether it was right is the audit's job */
+  challengedBy: string | null;
 }
 
 export interface ClusterRoundReport {
@@ -34,6 +36,8 @@ export interface ClusterRoundReport {
   /** records by peers that head no cluster of the clustering */
   strayHeads: number[];
   lone: number[];
+  /** the sampled-check seed drawn on chain after the record window (null: not drawn) */
+  checkSeed: string | null;
   energy: PeerRoundEnergy[];
   /** false while some update sizes are not known yet */
   energyComplete: boolean;
@@ -96,6 +100,8 @@ export class ClustersService {
       }
       const clustering = roundClustering(setup, commits, clusterSeed(this.ctx.contractAddress, r, cidToString(state.globalModelCid)));
       const records = new Map((await reader.records(r)).map((x) => [x.headIndex, x]));
+      const challenges = await reader.challenges(r);
+      const checkSeed = (await reader.checkSeed(r)).seed;
       const heads = new Set(clustering.clusters.map((c) => c.head));
       const clusters: ClusterRow[] = clustering.clusters.map((c) => {
         const members = c.members.map((m) => m.peer);
@@ -103,6 +109,7 @@ export class ClustersService {
         return {
           head: c.head, members, recorded: !!rec, membersMatch: rec ? bitsOf(rec.members).join(",") === [...members].sort((a, b) => a - b).join(",") : null,
           included: rec ? bitsOf(rec.included) : [], aggregateCid: rec?.aggregateCid?.toString() ?? null, acceptedSamples: rec?.acceptedSamples ?? 0,
+          challengedBy: challenges.get(c.head) ?? null,
         };
       });
       // members of a recorded, matching cluster took the sidelink; everyone else went over Uu alone
@@ -118,7 +125,7 @@ export class ClustersService {
         round: r, committed: commits.map((c) => c.peerIndex).sort((a, b) => a - b), clusters,
         strayHeads: [...records.keys()].filter((h) => !heads.has(h)),
         lone: commits.map((c) => c.peerIndex).filter((p) => !sidelinkPeers.has(p)).sort((a, b) => a - b),
-        energy, energyComplete: complete,
+        checkSeed, energy, energyComplete: complete,
       });
     }
     return { address: this.address, config: { ...config, scenarioCid: config.scenarioCid.toString() }, scenarioName: setup.scenario.name, rounds };

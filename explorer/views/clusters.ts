@@ -9,11 +9,13 @@ const peers = (xs: number[]): string => (xs.length ? xs.map((p) => `peer${p}`).j
 
 function clusterTable(r: ClusterRoundReport): SafeHtml {
   if (r.clusters.length === 0) return html`<p class="empty">No cluster in this round's clustering: every committer went over Uu alone.</p>`;
-  return html`<table class="list"><thead><tr><th>Head</th><th>Members</th><th>Record</th><th>Included</th><th>Accepted samples</th><th>Cluster aggregate</th></tr></thead><tbody>${r.clusters.map(
+  return html`<table class="list"><thead><tr><th>Head</th><th>Members</th><th>Record</th><th>Included</th><th>Accepted samples</th><th>Cluster aggregate</th><th>Challenge</th></tr></thead><tbody>${r.clusters.map(
     (c) => html`<tr><td><strong>peer${c.head}</strong></td><td>${peers(c.members.slice(1))}</td><td>${
       !c.recorded ? badge("missing: members went flat", "warn") : c.membersMatch ? badge("recorded", "ok") : badge("members differ from the clustering", "bad")
-    }</td><td>${c.recorded ? peers(c.included) : "—"}</td><td>${c.recorded ? String(c.acceptedSamples) : "—"}</td><td>${c.aggregateCid ? cidLink(c.aggregateCid) : "—"}</td></tr>`,
-  )}</tbody></table>`;
+    }</td><td>${c.recorded ? peers(c.included) : "—"}</td><td>${c.recorded ? String(c.acceptedSamples) : "—"}</td><td>${c.aggregateCid ? cidLink(c.aggregateCid) : "—"}</td><td>${
+      c.challengedBy ? html`${badge("challenged: checked by every verifier", "warn")} <span class="mono">${c.challengedBy}</span>` : "—"
+    }</td></tr>`,
+  )}</tbody></table>${html`<p class="muted">Check seed (drawn after the record window; it picks each cluster's checkers): <span class="mono">${r.checkSeed ?? "not drawn"}</span>. Whether a challenge was justified: the round's audit.</p>`}`;
 }
 
 function energyTable(r: ClusterRoundReport): SafeHtml {

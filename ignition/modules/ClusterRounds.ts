@@ -7,11 +7,17 @@
 //     --parameters '{"ClusterRoundsModule":{"task":"0x…","scenarioCid":"0x0155…"}}'
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
-/** Defaults: clusters of up to 8 peers (node/links/clusters.ts), heads at >= 30 % battery, records in the first half of the verify-commit window. */
+/**
+ * Defaults: clusters of up to 8 peers (node/links/clusters.ts), heads at >= 30 % battery; of the
+ * verify-commit window, the first 40 % for head records, the next 30 % for checkers' challenges, the
+ * last 30 % for the votes; each cluster checked in full by 2 committee verifiers drawn after the records.
+ */
 export const CLUSTER_DEFAULTS = {
   maxClusterSize: 8,
   minHeadBatteryBps: 3000,
-  recordWindowBps: 5000,
+  recordWindowBps: 4000,
+  challengeWindowBps: 3000,
+  checkersPerCluster: 2,
 } as const;
 
 export default buildModule("ClusterRoundsModule", (m) => {

@@ -93,6 +93,9 @@ export class ChainResetError extends Error {
   }
 }
 
+/** Peers dialed at once (see Agent.dialPeers). */
+const DIAL_CONCURRENCY = 4;
+
 const LATE_ERRORS = ["WrongRound", "WrongPhase", "DeadlinePassed", "AlreadySubmitted", "AlreadyVoted", "AlreadyCommitted", "AlreadyRevealed", "TaskIsCompleted"];
 
 export class Agent {
@@ -149,10 +152,12 @@ export class Agent {
   async checkChainIdentity(missingCodeGraceMs = 120_000): Promise<boolean> {
     const now = Date.now();
     // With pushed events, a node restart drops the subscription: a reconnection triggers the check
-    // at once, and the periodic one can be rare. Polling: every 10 s.
+    // at once, and the periodic one is only a safety net: every 5 minutes (each check is 2 requests;
+    // at once a minute, 50-peer rounds of 5 minutes spent 9 of an agent's 31 requests a round on it).
+    // Polling: every 10 s.
     const reconnected = this.chain.eventReconnects !== this.reconnectsSeen;
     // While waiting for a redeploy after a reset, look often.
-    const every = this.missingCodeSince ? 3_000 : this.chain.eventsLive ? 60_000 : 10_000;
+    const every = this.missingCodeSince ? 3_000 : this.chain.eventsLive ? 300_000 : 10_000;
     if (this.identity && !reconnected && now - this.identityCheckedAt < every) return false;
     this.reconnectsSeen = this.chain.eventReconnects;
     this.identityCheckedAt = now;
@@ -242,6 +247,8 @@ export class Agent {
     this.stopPrefetch = undefined;
     if (this.o.secagg) return this.keepMaskedUpdates(cfg);
     if (!this.o.roles.includes("verifier") || cfg.verifierCommitteeSize !== 0) return;
+    // Clustered rounds: a verifier fetches members' updates only for the clusters it is drawn to check.
+    if (this.o.clusters) return;
     let queue: Promise<unknown> = Promise.resolve();
     this.stopPrefetch = this.chain.onEvent((e) => {
       if (e.name !== "UpdateCommitted" || !this.models) return;
@@ -296,25 +303,43 @@ export class Agent {
     });
   }
 
-  /** Dial every registered peer (and bootstrap peers) not dialed yet. Failures are logged, not fatal. */
+  /**
+   * Dial every registered peer (and bootstrap peers) not dialed yet. Failures are logged, not fatal.
+   * At most DIAL_CONCURRENCY dials run at once: when a task starts, every peer dials every other, and
+   * N x (N - 1) simultaneous handshakes on a loaded machine time out (at 30 peers in one process, all
+   * at once left 0-2 connections per node; 4 at a time connected all). The first pass dials only the
+   * peers registered before this one: a connection serves both ways, and those registered later dial
+   * this peer, which halves the handshakes. Not with emulated links (routeTo): there each direction
+   * goes through its own link proxy. A forced pass (a fetch missed) dials everyone.
+   */
   private async dialPeers(force = false): Promise<void> {
     const targets: { index: number; addr: string }[] = (this.o.bootstrapPeers ?? []).map((addr) => ({ index: -1, addr }));
+    const onlyEarlier = !force && !this.o.routeTo && this.peerIndex >= 0;
     try {
       for (const p of await this.chain.peers()) {
+        if (onlyEarlier && p.peerIndex > this.peerIndex) continue;
         if (p.address.toLowerCase() !== this.chain.account.toLowerCase() && p.active && p.multiaddr) targets.push({ index: this.linkIndexOf(p.address, p.peerIndex), addr: p.multiaddr });
       }
     } catch (err) { this.o.log.warn("peer-list-failed", { reason: (err as Error).message }); }
-    await Promise.all(targets.map(async ({ index, addr }) => {
-      if (!force && this.dialed.has(addr)) return;
-      try {
-        const dialAddr = this.o.routeTo && index >= 0 ? await this.o.routeTo(index, addr) : addr;
-        await this.o.store.dial(dialAddr, { timeoutMs: 5000 });
-        this.dialed.add(addr);
-        this.o.log.debug("dialed", { peer: index, addr: dialAddr });
-      } catch (err) {
-        this.o.log.debug("dial-failed", { peer: index, addr, reason: (err as Error).message });
+    const todo = targets.filter(({ addr }) => force || !this.dialed.has(addr));
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < todo.length) {
+        const { index, addr } = todo[next++];
+        try {
+          const dialAddr = this.o.routeTo && index >= 0 ? await this.o.routeTo(index, addr) : addr;
+          await this.o.store.dial(dialAddr, { timeoutMs: 10_000 });
+          this.dialed.add(addr);
+          this.o.log.debug("dialed", { peer: index, addr: dialAddr });
+        } catch (err) {
+          failed++;
+          this.o.log.debug("dial-failed", { peer: index, addr, reason: (err as Error).message });
+        }
       }
-    }));
+    };
+    await Promise.all(Array.from({ length: Math.min(DIAL_CONCURRENCY, todo.length) }, worker));
+    if (todo.length > 0) (force ? this.o.log.debug : this.o.log.info)("peers-dialed", { dialed: todo.length - failed, failed, forced: force });
   }
 
   /**
@@ -372,6 +397,9 @@ export class Agent {
         }
         const round = await this.chain.round(state.currentRound);
         this.progress(round);
+        // A new round: retry the dials that failed (at 50 peers starting at once, 12 % timed out and
+        // those pairs stayed unconnected; only a verifier's miss re-dialed them). In the background.
+        if (round.round !== this.cachedRound) void this.dialPeers();
         this.evictCache(round);
         this.countRpc(round.round);
         const acted = await this.act(round);
@@ -485,6 +513,10 @@ export class Agent {
           this.o.log.debug("cluster-records-pending", { round: r, reason: (err as Error).message });
           this.retrySoon = true;
           await new Promise((res) => setTimeout(res, 1000));
+        } else if ((err as Error).name === "VerifierAbstainedError") {
+          // Too few updates came to tell withholding from this verifier's own trouble (protocol/availability.ts).
+          this.o.log.warn("verdict-abstained", { round: r, ...(err as Error & { health: object }).health, reason: (err as Error).message });
+          this.done.add(key);
         } else if ((err as Error).name === "AcceptedUpdateUnavailableError") {
           this.o.log.warn("aggregate-withheld", { round: r, reason: (err as Error).message });
           this.done.add(key);

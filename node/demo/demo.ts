@@ -6,7 +6,7 @@
  * task, follows the rounds, and ends with a per-round table (also written to bench/results/demo.json).
  * Every process it started is stopped on success, failure, an agent's death, or abort.
  */
-import { AGENT_NODE_FLAGS, peerflCliArgs } from "../lib/entry.ts";
+import { AGENT_ENV, AGENT_NODE_FLAGS, peerflCliArgs } from "../lib/entry.ts";
 import { createLogger } from "../lib/log.ts";
 import type { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
 import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
@@ -90,6 +90,8 @@ export interface DemoOptions {
    * scenario (published on the creator's IPFS node) and runs every agent with --cluster-rounds. Needs --scenario.
    */
   clusters?: boolean;
+  /** clustered rounds: committee verifiers drawn to check each cluster in full (ClusterRounds checkersPerCluster; default 2) */
+  clusterCheckers?: number;
   /** EXPERIMENTS ONLY: peers (indices) that lie in their cluster record when they head a cluster */
   lyingHeads?: { peer: number; attack: "scale-aggregate" | "drop-member" }[];
   /** update compression written into the task's model spec (node/compression); none/undefined = float32 */
@@ -165,7 +167,7 @@ export interface ChainRestart {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
-  rule: "centered-clipping", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
+  rule: "root-validation", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
   dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0, unlucky: 0, unluckyRounds: [1],
   json: "bench/results/demo.json",
 };
@@ -186,7 +188,7 @@ export interface DemoResult extends SummaryTable {
   /** private mode: the SecureAggregation side contract */
   secagg?: string;
   /** clustered mode: the ClusterRounds side contract and each round's head records */
-  clusters?: { address: string; scenarioCid: string; rounds: { round: number; head: string; members: string[]; included: string[]; aggregateCid: string | null; acceptedSamples: number }[] };
+  clusters?: { address: string; scenarioCid: string; rounds: { round: number; head: string; members: string[]; included: string[]; aggregateCid: string | null; acceptedSamples: number; challengedBy: string | null }[] };
 }
 
 export interface DemoHandle {
@@ -383,6 +385,17 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       const { parseCompressionSpec } = await import("../compression/spec.ts");
       spec.compression = parseCompressionSpec({ format: o.compression });
     }
+    // root-validation: the creator publishes a class-balanced root set (50 per class of the training split,
+    // preferring samples no agent holds) and names it in the model spec (node/ml/root-set.ts).
+    const { createRule, hasRootVote } = await import("../aggregation/rules.ts");
+    if (hasRootVote(createRule(o.rule))) {
+      const { buildRootSet } = await import("../ml/root-set.ts");
+      const { parsePartition } = await import("../agent/config.ts");
+      const root = buildRootSet(o.dataset, { peers: o.peers, partition: parsePartition(o.partition), partitionSeed: 42, maxSamples: o.maxSamples, seed: 7, allowHeld: true });
+      const rootCid = await creator.put(root.bytes, { pin: true });
+      spec.rootSet = rootCid.toString();
+      say(`  ipfs       root set ${rootCid} (${root.count} samples, ${root.held} of them also in agents' shards)`);
+    }
     const initial = getWeights(createModel(spec, 7));
     const specCid = await creator.put(encodeModelSpec(spec), { pin: true });
     const initialCid = await creator.put(encodeWeights(initial), { pin: true });
@@ -470,8 +483,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       // The scenario and which peer account stands at each of its positions (peer i at position i):
       // on-chain peer indices follow registration order, which the concurrent agents do not keep.
       scenarioCid = await creator.put(clusterDeploymentJson(JSON.parse(readFileSync(path.resolve(o.scenario), "utf8")), peerAddresses), { pin: true });
-      clusterAddress = await guard(deployClusterRounds(contractAddress, { scenarioCid: CID.parse(scenarioCid) }, initiator.signer, createLogger({ name: "demo", level: "error" })));
-      say(`  clusters   ClusterRounds at ${clusterAddress}: scenario ${scenarioCid}, clusters of <= 8, heads >= 30 % battery, records in the first half of verify-commit`);
+      clusterAddress = await guard(deployClusterRounds(contractAddress, { scenarioCid: CID.parse(scenarioCid), ...(o.clusterCheckers ? { checkersPerCluster: o.clusterCheckers } : {}) }, initiator.signer, createLogger({ name: "demo", level: "error" })));
+      say(`  clusters   ClusterRounds at ${clusterAddress}: scenario ${scenarioCid}, clusters of <= 8, heads >= 30 % battery, ${o.clusterCheckers ?? 2} checker(s) per cluster; verify-commit: records 40 %, sampled checks + challenges 30 %, votes 30 %`);
     }
 
     const attackerSet = new Set(Array.from({ length: o.attackers }, (_, k) => o.peers - 1 - k));
@@ -517,7 +530,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
         // netns: `ip netns exec` execs node inside the peer's namespace (same pid, same process group).
         ...(netns ? { cmd: netns.execPrefix(i)[0], args: [...netns.execPrefix(i).slice(1), process.execPath, ...agentArgs(i)] } : { cmd: process.execPath, args: agentArgs(i) }),
         // A key given to the demo's parent must not leak into the dev-account agents.
-        env: { PEERFL_PRIVATE_KEY: undefined },
+        env: { PEERFL_PRIVATE_KEY: undefined, ...AGENT_ENV },
         onLine: (line) => {
           if (!line.startsWith("{")) return;
           try {
@@ -653,13 +666,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       const nameOf = async (i: number) => who(String(await guard(initiator.task.peerAt(i))));
       const namesOf = (mask: bigint) => Promise.all(bitsOf(mask).map(nameOf));
       for (let r = 1; r <= result.rounds.length; r++) {
+        const challenges = await guard(reader.challenges(r));
         for (const rec of await guard(reader.records(r))) {
-          rows.push({ round: r, head: await nameOf(rec.headIndex), members: await namesOf(rec.members), included: await namesOf(rec.included), aggregateCid: rec.aggregateCid?.toString() ?? null, acceptedSamples: rec.acceptedSamples });
+          const by = challenges.get(rec.headIndex);
+          rows.push({ round: r, head: await nameOf(rec.headIndex), members: await namesOf(rec.members), included: await namesOf(rec.included), aggregateCid: rec.aggregateCid?.toString() ?? null, acceptedSamples: rec.acceptedSamples, challengedBy: by ? who(by) : null });
         }
       }
       result.clusters = { address: clusterAddress, scenarioCid, rounds: rows };
       say("\nClustered rounds (ClusterRounds records; members committed their own updates on the task):");
-      for (const row of rows) say(`  round ${row.round}: head ${row.head}, members ${row.members.join(",")}, included ${row.included.join(",") || "none"}, ${row.acceptedSamples} samples, aggregate ${row.aggregateCid ?? "none"}`);
+      for (const row of rows) say(`  round ${row.round}: head ${row.head}, members ${row.members.join(",")}, included ${row.included.join(",") || "none"}, ${row.acceptedSamples} samples, aggregate ${row.aggregateCid ?? "none"}${row.challengedBy ? `, CHALLENGED by ${row.challengedBy}` : ""}`);
       if (rows.length === 0) say("  no head recorded a cluster (every peer took the flat path)");
       if (o.json) writeFileSync(path.resolve(PROJECT_ROOT, o.json), JSON.stringify(result, null, 2) + "\n");
     }

@@ -31,8 +31,17 @@ export function compiledIsFresh(): boolean {
  * V8 flags for agent processes. A 2 MB young generation (V8's default lets it grow to 16 MB per
  * semi-space) takes ~30 MB off each agent's resident memory at a small GC cost; --expose-gc lets the
  * agent return the dataset file buffers and a finished round's updates to the OS at once.
+ * (--optimize-for-size was tried: ~15 MB less per agent, but fetching and decoding updates took
+ * 20-50 % longer, and on a loaded machine that is the verify window's main cost; docs/scale.md.)
  */
 export const AGENT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--expose-gc"];
+
+/**
+ * Environment of agent processes. Two glibc malloc arenas instead of up to 8 per core: Node's
+ * worker threads (libuv, V8 GC, WASM) otherwise each grow an arena that is never returned, ~10 MB
+ * more resident memory per agent (measured with the agents' flags; docs/scale.md).
+ */
+export const AGENT_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 
 /** Returns freed memory to the OS now when the process runs with --expose-gc (no-op otherwise). */
 export function collectGarbage(): void {

@@ -13,6 +13,7 @@
  */
 import type { ModelSpec, ModelWeights, NamedTensor } from "./types.ts";
 import { canonicalCompressionJson, parseCompressionSpec } from "../compression/spec.ts";
+import { CID } from "multiformats/cid";
 
 export const WEIGHTS_MAGIC = "PFLW";
 export const WEIGHTS_VERSION = 1;
@@ -305,7 +306,9 @@ export function encodeModelSpec(spec: ModelSpec): Uint8Array {
     `{"model":${JSON.stringify(spec.model)},"inputShape":${JSON.stringify([...spec.inputShape])},` +
     `"numClasses":${JSON.stringify(spec.numClasses)},"tensors":${canonicalTensorList(spec.tensors)}` +
     // optional update compression (node/compression/spec.ts): absent keeps earlier spec CIDs unchanged
-    (spec.compression ? `,"compression":${canonicalCompressionJson(spec.compression)}` : "") + "}";
+    (spec.compression ? `,"compression":${canonicalCompressionJson(spec.compression)}` : "") +
+    // optional public root set of root-validation (node/ml/root-set.ts): absent keeps earlier spec CIDs unchanged
+    (spec.rootSet !== undefined ? `,"rootSet":${JSON.stringify(spec.rootSet)}` : "") + "}";
   return utf8.encode(json);
 }
 
@@ -331,6 +334,7 @@ export function decodeModelSpec(bytes: Uint8Array): ModelSpec {
   if (p.compression !== undefined) {
     try { spec.compression = parseCompressionSpec(p.compression); } catch (e) { throw new ModelSpecFormatError((e as Error).message); }
   }
+  if (p.rootSet !== undefined) spec.rootSet = p.rootSet as string;
   validateSpec(spec);
   const canonical = encodeModelSpec(spec);
   if (canonical.length !== bytes.length || !canonical.every((b, i) => b === bytes[i])) {
@@ -340,6 +344,11 @@ export function decodeModelSpec(bytes: Uint8Array): ModelSpec {
 }
 
 function validateSpec(spec: ModelSpec): void {
+  if (spec.rootSet !== undefined) {
+    let ok = false;
+    try { ok = typeof spec.rootSet === "string" && CID.parse(spec.rootSet).toString() === spec.rootSet; } catch { ok = false; }
+    if (!ok) throw new ModelSpecFormatError(`rootSet ${JSON.stringify(spec.rootSet)} is not a CID string (base32, as the root set's IPFS CID prints)`);
+  }
   if (spec.model !== "mlp" && spec.model !== "cnn") throw new ModelSpecFormatError(`unknown model ${JSON.stringify(spec.model)}, expected "mlp" or "cnn"`);
   if (!isValidShape(spec.inputShape) || spec.inputShape.length === 0) {
     throw new ModelSpecFormatError(`invalid inputShape ${JSON.stringify(spec.inputShape)}`);

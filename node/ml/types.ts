@@ -23,4 +23,9 @@ export interface ModelSpec {
   tensors: { name: string; shape: number[] }[];
   /** Update compression the task uses (node/compression); absent = plain float32 updates. */
   compression?: CompressionSpec;
+  /**
+   * CID of the task's public root set (node/ml/root-set.ts), which the root-validation rule scores updates
+   * on; absent for other rules. Part of the spec so the task's on-chain modelSpecCid pins it.
+   */
+  rootSet?: string;
 }

@@ -37,8 +37,9 @@ export const RULE_ID_BY_NAME = {
   "trimmed-mean": 4,
   "centered-clipping": 5,
   flame: 6,
-  // FederatedTask accepts ids up to 7 (TaskSettings.MAX_ROBUST_RULE).
   "validation-vote": 7,
+  // FederatedTask accepts ids up to 8 (TaskSettings.MAX_ROBUST_RULE).
+  "root-validation": 8,
 } as const satisfies Record<RuleUnitName, number>;
 export type RuleName = keyof typeof RULE_ID_BY_NAME;
 export type RuleId = (typeof RULE_ID_BY_NAME)[RuleName];
@@ -54,6 +55,7 @@ export const RULE_PARAM_MEANING: Record<RuleName, string> = {
   "centered-clipping": "radius tau in milli-units (0 = automatic)",
   flame: "noise lambda in thousandths of the median norm (0 = no noise)",
   "validation-vote": "vote threshold rho in thousandths of the verifier's validation loss (0 = 20)",
+  "root-validation": "threshold rho in thousandths of the loss on the task's public root set (0 = 10)",
 };
 
 export class UnknownNameError extends Error {
@@ -65,7 +67,7 @@ export class UnknownNameError extends Error {
 
 const RULE_ALIASES: Record<string, RuleName> = {
   none: "fedavg", multikrum: "multi-krum", trimmedmean: "trimmed-mean", centeredclipping: "centered-clipping", cc: "centered-clipping",
-  validationvote: "validation-vote", vote: "validation-vote",
+  validationvote: "validation-vote", vote: "validation-vote", rootvalidation: "root-validation", root: "root-validation",
 };
 
 /** A rule name from user input (case-insensitive; a few aliases such as "cc" accepted). */

@@ -10,7 +10,7 @@
  */
 import type { CID } from "multiformats/cid";
 import { gram } from "../aggregation/gram.ts";
-import { createRule, hasPrivateVote, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
+import { createRule, hasPrivateVote, hasRootVote, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
 import { medianOf } from "../aggregation/vectors.ts";
 import { canonicalOrder, maskFrom } from "./codecs.ts";
 import type { RejectionCode } from "./ids.ts";
@@ -73,6 +73,11 @@ export interface RoundVerdict {
    * pre-filter, an upper bound of any verifier's mask; the committee majority may reject more.
    */
   privateVote?: boolean;
+  /**
+   * Set when the rule judges with the task's public root set (root-validation): `accepted` is then only
+   * the public pre-filter; rootVerdict gives the full (deterministic) verdict.
+   */
+  rootVote?: boolean;
 }
 
 /**
@@ -120,7 +125,41 @@ export function roundVerdict(setting: RuleSetting, models: RoundModels, updates:
     });
   }
   rejections.sort((a, b) => a.index - b.index);
-  return { accepted, mask: maskFrom(accepted), rejections, ...(hasPrivateVote(createRule(setting.rule)) ? { privateVote: true } : {}) };
+  const rule = createRule(setting.rule);
+  return { accepted, mask: maskFrom(accepted), rejections, ...(hasPrivateVote(rule) ? { privateVote: true } : {}), ...(hasRootVote(rule) ? { rootVote: true } : {}) };
+}
+
+/** The loss of the given model weights on the task's public root set (root-validation). */
+export type RootLoss = (weights: Float32Array) => Promise<number>;
+
+/**
+ * The full verdict of a root-validation round: the public pre-filter, then the leave-one-out vote on the
+ * task's PUBLIC root set over the updates the pre-filter accepted (canonical order). Deterministic: every
+ * honest verifier and the audit compute the same mask from the same root set. For other rules it is
+ * roundVerdict.
+ */
+export async function rootVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[], rootLoss: RootLoss): Promise<RoundVerdict & { rootScores?: { index: number; score: number }[] }> {
+  const publicVerdict = roundVerdict(setting, models, updates);
+  const rule = createRule(setting.rule);
+  if (!hasRootVote(rule)) return publicVerdict;
+  const kept = canonicalOrder(updates.map((u) => u.cid)).filter((i) => publicVerdict.accepted[i]);
+  if (kept.length === 0) return publicVerdict;
+  const ctx = ruleContext(setting, models, kept.map((i) => updates[i].numSamples));
+  const g = models.global;
+  const vote = await rule.rootVote(kept.map((i) => delta(updates[i].weights!, g)), ctx, (d) => {
+    const w = new Float32Array(g.length);
+    for (let k = 0; k < g.length; k++) w[k] = g[k] + d[k];
+    return rootLoss(w);
+  });
+  const accepted = [...publicVerdict.accepted];
+  const rejections = [...publicVerdict.rejections];
+  kept.forEach((i, t) => {
+    if (vote.accepted[t]) return;
+    accepted[i] = false;
+    rejections.push({ index: i, code: "rejected-by-rule", message: `root validation: dropping it lowers the root-set loss by ${vote.scores[t].toFixed(4)} of ${vote.base.toFixed(4)}` });
+  });
+  rejections.sort((a, b) => a.index - b.index);
+  return { accepted, mask: maskFrom(accepted), rejections, rootVote: true, rootScores: kept.map((i, t) => ({ index: i, score: vote.scores[t] })) };
 }
 
 /** A verifier's private validation: the loss of the given model weights on its own held-out data. */

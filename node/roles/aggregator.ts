@@ -3,7 +3,7 @@ import type { RoundState } from "../chain/task-chain.ts";
 import { maskHas } from "../protocol/codecs.ts";
 import { aggregateCommitment } from "../protocol/commitments.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
-import { aggregateAccepted } from "../protocol/verdict.ts";
+import { AcceptedUpdateUnavailableError, averageAccepted } from "./accepted-average.ts";
 import type { RoleContext } from "./context.ts";
 import type { PendingAggregate, RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
@@ -11,12 +11,7 @@ import { privateAggregateFor } from "../secagg/roles.ts";
 import { clusteredAggregate } from "./cluster-roles.ts";
 import { publishAggregate } from "./publish-aggregate.ts";
 
-export class AcceptedUpdateUnavailableError extends Error {
-  override name = "AcceptedUpdateUnavailableError";
-  constructor(readonly round: number, readonly missing: { index: number; cid: string; reason: string }[]) {
-    super(`round ${round}: accepted update(s) ${missing.map((m) => `${m.index} (${m.cid}: ${m.reason})`).join(", ")} could not be fetched before the deadline; submitting nothing`);
-  }
-}
+export { AcceptedUpdateUnavailableError };
 
 /**
  * Aggregate the on-chain majority-accepted set with protocol/verdict.ts, pin it and score it on this
@@ -39,9 +34,7 @@ export async function computeAggregate(ctx: RoleContext, round: RoundState, fetc
     await new Promise((r) => setTimeout(r, 1000));
     updates = await fetchUpdates(ctx, commits, updateBudget);
   }
-  const missing = updates.flatMap((u, i) => (u.weights ? [] : [{ index: commits[i].index, cid: u.cid.toString(), reason: u.unusable?.message ?? "not fetched" }]));
-  if (missing.length > 0) throw new AcceptedUpdateUnavailableError(round.round, missing);
-  return publishAggregate(ctx, round.round, aggregateAccepted(roundRulesOf(task), models, updates));
+  return publishAggregate(ctx, round.round, averageAccepted(round.round, roundRulesOf(task), models, updates.map((update, i) => ({ label: commits[i].index, update }))));
 }
 
 /** AggregateCommit: compute, pin and commit to the aggregate. Returns its CID. */

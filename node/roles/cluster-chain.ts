@@ -1,7 +1,7 @@
 /**
  * The typed boundary of a task's ClusterRounds side contract (contracts/ClusterRounds.sol): the
- * clustered mode's parameters (scenario CID, cluster size cap, head battery, record window) and each
- * round's head records. The reader needs only a provider (audit, explorer); the writer (a head's
+ * clustered mode's parameters (scenario CID, cluster size cap, head battery, record and challenge
+ * windows, checkers per cluster), each round's head records, its check seed and its challenges. The reader needs only a provider (audit, explorer); the writer (a head's
  * `recordCluster`, the initiator's `configure`) sends through node/chain/tx.ts like every other write.
  */
 import { Contract, type ContractRunner, type NonceManager, type Signer } from "ethers";
@@ -9,8 +9,10 @@ import type { CID } from "multiformats/cid";
 import type { ClusterRounds } from "../../types/ethers-contracts/ClusterRounds.ts";
 import { ClusterRounds__factory } from "../../types/ethers-contracts/factories/ClusterRounds__factory.ts";
 import { sendTx } from "../chain/tx.ts";
+import { CLUSTER_DEFAULTS } from "../../ignition/modules/ClusterRounds.ts";
 import type { Logger } from "../lib/log.ts";
 import { cidFromBytes } from "../protocol/codecs.ts";
+import { bitsOf, maskOfPeers, type ClusterRecord } from "../protocol/cluster-round.ts";
 
 export interface ClusterConfig {
   scenarioCid: CID;
@@ -18,18 +20,19 @@ export interface ClusterConfig {
   /** battery a head needs, 0..1 */
   minHeadEnergy: number;
   recordWindowBps: number;
+  /** share of the verify-commit window after the record window open for challenges */
+  challengeWindowBps: number;
+  /** committee verifiers assigned to check each cluster */
+  checkersPerCluster: number;
 }
 
-/** One head's record of one round, as on chain. */
-export interface ClusterRecord {
-  headIndex: number;
-  /** peer-index bitmaps */
-  members: bigint;
-  included: bigint;
-  /** null when nothing was included */
-  aggregateCid: CID | null;
-  acceptedSamples: number;
+/** The sampled-check seed of a round: null until stored on chain; seedBlock 0 until fixed. */
+export interface CheckSeed {
+  seed: string | null;
+  seedBlock: number;
 }
+
+export { bitsOf, maskOfPeers, type ClusterRecord };
 
 export interface ClusterRoundsReader {
   readonly address: string;
@@ -40,18 +43,20 @@ export interface ClusterRoundsReader {
   recordDeadline(round: number): Promise<number>;
   /** every record of `round`, by ascending head index */
   records(round: number): Promise<ClusterRecord[]>;
+  /** end of the round's challenge window, s (0 when the round is not in VerifyCommit) */
+  challengeDeadline(round: number): Promise<number>;
+  checkSeed(round: number): Promise<CheckSeed>;
+  /** challenged heads of `round` with who challenged each */
+  challenges(round: number): Promise<Map<number, string>>;
 }
 
 export interface ClusterRoundsWriter extends ClusterRoundsReader {
   recordCluster(round: number, members: bigint, included: bigint, aggregateCid: CID | null): Promise<{ hash: string; gasUsed: bigint }>;
+  /** fixes the seed block (first call) or stores the seed (a later block) */
+  drawCheckSeed(round: number): Promise<{ hash: string; gasUsed: bigint }>;
+  challengeCluster(round: number, headIndex: number): Promise<{ hash: string; gasUsed: bigint }>;
 }
 
-export const bitsOf = (mask: bigint): number[] => {
-  const out: number[] = [];
-  for (let i = 0; mask > 0n; i++, mask >>= 1n) if (mask & 1n) out.push(i);
-  return out;
-};
-export const maskOfPeers = (peers: readonly number[]): bigint => peers.reduce((m, p) => m | (1n << BigInt(p)), 0n);
 const bytesOfHex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.slice(2), "hex"));
 
 export function clusterRoundsReader(address: string, runner: ContractRunner): ClusterRoundsReader {
@@ -64,7 +69,10 @@ export function clusterRoundsReader(address: string, runner: ContractRunner): Cl
       const c = await cr.config();
       const scenarioCid = cidFromBytes(bytesOfHex(c.scenarioCid));
       if (!scenarioCid) throw new Error(`ClusterRounds ${address}: the configured scenario CID is not a CID`);
-      return { scenarioCid, maxClusterSize: Number(c.maxClusterSize), minHeadEnergy: Number(c.minHeadBatteryBps) / 10000, recordWindowBps: Number(c.recordWindowBps) };
+      return {
+        scenarioCid, maxClusterSize: Number(c.maxClusterSize), minHeadEnergy: Number(c.minHeadBatteryBps) / 10000, recordWindowBps: Number(c.recordWindowBps),
+        challengeWindowBps: Number(c.challengeWindowBps), checkersPerCluster: Number(c.checkersPerCluster),
+      };
     },
     async recordDeadline(round) {
       return Number(await cr.recordDeadline(round));
@@ -80,6 +88,17 @@ export function clusterRoundsReader(address: string, runner: ContractRunner): Cl
         };
       }));
     },
+    async challengeDeadline(round) {
+      return Number(await cr.challengeDeadline(round));
+    },
+    async checkSeed(round) {
+      const [seed, seedBlock] = await cr.checkSeed(round);
+      return { seed: /^0x0+$/.test(seed) ? null : seed, seedBlock: Number(seedBlock) };
+    },
+    async challenges(round) {
+      const heads = bitsOf(BigInt(await cr.roundChallenges(round)));
+      return new Map(await Promise.all(heads.map(async (h) => [h, await cr.challengerOf(round, h)] as [number, string])));
+    },
   };
 }
 
@@ -92,12 +111,16 @@ export function clusterRoundsWriter(address: string, signer: Signer, log: Logger
   return {
     ...clusterRoundsReader(address, signer),
     recordCluster: (round, members, included, cid) => send("recordCluster", [round, members, included, cid ? cid.bytes : "0x"]),
+    drawCheckSeed: (round) => send("drawCheckSeed", [round]),
+    challengeCluster: (round, head) => send("challengeCluster", [round, head]),
   };
 }
 
 /** Deploys the side contract for `taskAddress` from the task's initiator and configures it. */
 export async function deployClusterRounds(
-  taskAddress: string, c: { scenarioCid: CID; maxClusterSize?: number; minHeadEnergy?: number; recordWindowBps?: number }, signer: Signer, log: Logger,
+  taskAddress: string,
+  c: { scenarioCid: CID; maxClusterSize?: number; minHeadEnergy?: number; recordWindowBps?: number; challengeWindowBps?: number; checkersPerCluster?: number },
+  signer: Signer, log: Logger,
 ): Promise<string> {
   const factory = new ClusterRounds__factory(signer);
   const deployed = await factory.deploy(taskAddress);
@@ -106,7 +129,8 @@ export async function deployClusterRounds(
   const contract = new Contract(address, ClusterRounds__factory.abi, signer);
   await sendTx(contract, signer as NonceManager, "configure", [{
     scenarioCid: c.scenarioCid.bytes, maxClusterSize: c.maxClusterSize ?? 8,
-    minHeadBatteryBps: Math.round((c.minHeadEnergy ?? 0.3) * 10000), recordWindowBps: c.recordWindowBps ?? 5000,
+    minHeadBatteryBps: Math.round((c.minHeadEnergy ?? 0.3) * 10000), recordWindowBps: c.recordWindowBps ?? CLUSTER_DEFAULTS.recordWindowBps,
+    challengeWindowBps: c.challengeWindowBps ?? CLUSTER_DEFAULTS.challengeWindowBps, checkersPerCluster: c.checkersPerCluster ?? CLUSTER_DEFAULTS.checkersPerCluster,
   }], log);
   return address;
 }

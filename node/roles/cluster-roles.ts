@@ -1,14 +1,18 @@
 /**
  * Clustered rounds in the agents (`peerfl agent --cluster-rounds <address>`, docs/d2d-clusters.md):
- * the I/O around node/roles/cluster-round.ts.
+ * the I/O around node/protocol/cluster-round.ts.
  *
  * - Every trainer commits its own update through the task's commitUpdate, as in a flat round.
  * - Head (VerifyCommit, first part of the window): fetch the members' updates over the link layer
  *   (the agents' IPFS dials go through the 5G emulation, D2D when in sidelink range), judge them with
  *   the task's rule, pin the cluster aggregate, record it in ClusterRounds.
- * - Verifier: once the record window closed (or every head recorded), judge the round's clusters and
- *   lone peers (judgeClusteredRound) and vote per commit through the task as always.
- * - Aggregator: the same judgement, then FedAvg of the inputs the on-chain mask accepted.
+ * - Verifier: once the record window closed, read (or draw) the round's check seed, check in full the
+ *   clusters the seed assigns to it (clusterCheckers: fetch their members' updates, recompute) and
+ *   challenge a head it catches lying; for every other cluster fetch only the head's aggregate. After
+ *   the challenge window, judge the round (challenged clusters in full, by everyone) and vote per
+ *   commit through the task as always.
+ * - Aggregator: the same judgement (challenged clusters in full), then FedAvg of the inputs the
+ *   on-chain mask accepted.
  */
 import { CID } from "multiformats/cid";
 import type { RoundState } from "../chain/task-chain.ts";
@@ -22,11 +26,12 @@ import { Phase } from "../protocol/ids.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
 import type { RoundModels, RoundVerdict } from "../protocol/verdict.ts";
 import { publishAggregate } from "./publish-aggregate.ts";
-import { clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
+import { averageAccepted } from "./accepted-average.ts";
+import { bitsOf, clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
 import {
-  aggregateClusteredRound, clusterSeed, judgeCluster, judgeClusteredRound, roundClustering,
+  clusterCheckers, globalAverageSetting, clusterSeed, judgeCluster, judgeClusteredRound, roundClustering,
   type ClusterSetup, type ClusteredRound, type IndexedCommit,
-} from "./cluster-round.ts";
+} from "../protocol/cluster-round.ts";
 import type { RoleContext } from "./context.ts";
 import type { PendingAggregate } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
@@ -49,7 +54,11 @@ export class ClusterSetupError extends Error {
   override name = "ClusterSetupError";
 }
 
-/** The record window is still open and some heads have not recorded: judging now could differ from the committee. */
+/**
+ * Too early to vote: the record window is still open (heads may still record), the check seed is
+ * not drawn yet, or the challenge window is still open (a checker may still challenge). The agent
+ * looks again a second later.
+ */
 export class ClusterRecordsPendingError extends Error {
   override name = "ClusterRecordsPendingError";
 }
@@ -170,37 +179,113 @@ export async function runClusterHead(ctx: RoleContext, round: RoundState, fetchT
   return true;
 }
 
-/** Judge the round once the record window closed (or every head recorded); throws ClusterRecordsPendingError before. */
-export async function judgeRoundClustered(ctx: RoleContext, round: RoundState, windowSeconds: number, fetchTimeoutMs: number): Promise<{ judged: ClusteredRound; models: RoundModels }> {
+/**
+ * The round's check seed (0x hex): read it, or draw it on chain (the first call fixes the seed block,
+ * a later one stores the seed; concurrent verifiers may race, which the re-read absorbs). Null when it
+ * is not drawn and can no longer be (the round left VerifyCommit without it).
+ */
+async function checkSeedOf(ctx: RoleContext, round: RoundState): Promise<string | null> {
+  const cl = ctx.clusters!;
+  const s = await cl.chain.checkSeed(round.round);
+  if (s.seed) return s.seed;
+  if (round.phase !== Phase.VerifyCommit) return null;
+  try {
+    const sent = await cl.chain.drawCheckSeed(round.round);
+    ctx.log.info("check-seed-sent", { round: round.round, step: s.seedBlock === 0 ? "fix-block" : "draw", gas: sent.gasUsed });
+  } catch (err) {
+    ctx.log.debug("check-seed-draw", { round: round.round, reason: (err as Error).message });
+  }
+  const again = await cl.chain.checkSeed(round.round);
+  if (again.seed) {
+    ctx.log.info("check-seed", { round: round.round, seed: again.seed, seedBlock: again.seedBlock });
+    return again.seed;
+  }
+  throw new ClusterRecordsPendingError(`round ${round.round}: the check seed's block ${again.seedBlock} is fixed, its seed is drawn from the next block on`);
+}
+
+/** Verifiers whose own checks of this round are done (they wait for the challenge window after). */
+const checksDone = new Set<string>();
+
+/**
+ * Judge the round. Verifiers (`asVerifier`) wait for the record window to close, take the check seed,
+ * check their assigned clusters in full and challenge a caught head, then wait for the challenge
+ * window to close; aggregators judge at once. Challenged clusters (and a verifier's own assigned
+ * ones) are recomputed from their members; every other record is taken as it is (only its
+ * aggregate is fetched). Throws ClusterRecordsPendingError while it is too early.
+ */
+export async function judgeRoundClustered(ctx: RoleContext, round: RoundState, windowSeconds: number, fetchTimeoutMs: number, asVerifier: boolean): Promise<{ judged: ClusteredRound; models: RoundModels; assigned: Set<number> }> {
   const cl = ctx.clusters!;
   const commits = await indexedCommits(ctx, round);
   const seed = seedOf(ctx, round);
   const clustering = roundClustering(cl.setup, commits, seed);
   const records = await cl.chain.records(round.round);
-  const recorded = new Set(records.map((r) => r.headIndex));
-  const waiting = clustering.clusters.filter((c) => !recorded.has(c.head)).map((c) => c.head);
-  if (waiting.length > 0 && round.phase === Phase.VerifyCommit) {
-    const deadline = await cl.chain.recordDeadline(round.round);
-    if (deadline !== 0 && ctx.now() <= deadline) throw new ClusterRecordsPendingError(`round ${round.round}: heads ${waiting.join(", ")} may still record until ${deadline}`);
+  const inVerify = round.phase === Phase.VerifyCommit;
+  const recordDeadline = inVerify ? await cl.chain.recordDeadline(round.round) : 0;
+  if (inVerify && ctx.now() <= recordDeadline) {
+    const recorded = new Set(records.map((r) => r.headIndex));
+    const waiting = clustering.clusters.filter((c) => !recorded.has(c.head)).map((c) => c.head);
+    throw new ClusterRecordsPendingError(`round ${round.round}: the record window is open until ${recordDeadline}` + (waiting.length ? ` (heads ${waiting.join(", ")} have not recorded)` : ""));
   }
-  const budget = phaseBudget(ctx, round, windowSeconds, fetchTimeoutMs, round.commitCount);
+  const assigned = new Set<number>();
+  if (asVerifier) {
+    const checkSeed = await checkSeedOf(ctx, round);
+    const me = (await ctx.chain.peer(ctx.chain.account))?.peerIndex;
+    const committee = bitsOf((await ctx.chain.committees(round.round)).verifiers);
+    // The committee is computable once its seed block is readable: without it nobody would be drawn.
+    if (committee.length === 0 && inVerify) throw new ClusterRecordsPendingError(`round ${round.round}: the verifier committee is not drawn yet`);
+    if (checkSeed && me !== undefined) {
+      const checkers = clusterCheckers(checkSeed, clustering, committee, (await cl.chain.config())?.checkersPerCluster ?? 2);
+      for (const [head, vs] of checkers) if (vs.includes(me)) assigned.add(head);
+    }
+  }
+  const challenged = new Set((await cl.chain.challenges(round.round)).keys());
+  const challengeDeadline = inVerify ? await cl.chain.challengeDeadline(round.round) : 0;
+  const checkingPhase = asVerifier && inVerify && ctx.now() <= challengeDeadline;
+  const budget = checkingPhase
+    ? { timeoutMs: fetchTimeoutMs, deadlineMs: Math.max(challengeDeadline * 1000 - 3000, ctx.now() * 1000 + 2000) }
+    : phaseBudget(ctx, round, windowSeconds, fetchTimeoutMs, round.commitCount);
+  const key = `${ctx.chain.contractAddress}:${round.round}:${ctx.chain.account}`.toLowerCase();
+  if (checkingPhase && checksDone.has(key)) throw new ClusterRecordsPendingError(`round ${round.round}: checks done, the challenge window is open until ${challengeDeadline}`);
   const models = await roundModels(ctx, round, budget);
   const base = { cid: round.globalModelCid!.toString(), weights: models.global };
   const byIndex = new Map(commits.map((c) => [c.index, c]));
   const judged = await judgeClusteredRound({
     rules: roundRulesOf(ctx.task), models, spec: ctx.spec, setup: cl.setup, seed, commits, records,
     fetch: (idx) => fetchUpdates(ctx, idx.map((i) => ({ ...byIndex.get(i)!, trainer: "" })), { ...budget, base }),
+    fullCheck: (head) => assigned.has(head) || challenged.has(head),
+    fetchAggregate: (cid) => ctx.models.get(cid, budget).catch(() => null),
   });
-  return { judged, models };
+  if (checkingPhase) {
+    for (const c of judged.clusters) {
+      if (!assigned.has(c.head) || !c.record) continue;
+      if (c.status === "invalid" && !challenged.has(c.head)) {
+        try {
+          const sent = await cl.chain.challengeCluster(round.round, c.head);
+          ctx.log.warn("cluster-challenged", { round: round.round, head: c.head, reason: c.reason, gas: sent.gasUsed });
+        } catch (err) {
+          ctx.log.warn("cluster-challenge-failed", { round: round.round, head: c.head, reason: (err as Error).message });
+        }
+      } else if (c.incomplete) {
+        ctx.log.warn("cluster-check-incomplete", { round: round.round, head: c.head, reason: c.incomplete });
+      } else if (c.status === "ok" && c.fullyChecked) {
+        ctx.log.info("cluster-checked", { round: round.round, head: c.head, members: c.members.join(",") });
+        // The recomputed aggregate is the recorded one: pin it too, so peers that did not check can fetch it from here.
+        if (c.input?.weights) await ctx.models.put(c.input.weights).catch(() => undefined);
+      }
+    }
+    checksDone.add(key);
+    throw new ClusterRecordsPendingError(`round ${round.round}: assigned clusters [${[...assigned].join(", ")}] checked, the challenge window is open until ${challengeDeadline}`);
+  }
+  return { judged, models, assigned };
 }
 
 /** The verifier's verdict in a clustered round (same shape as the flat one). */
 export async function clusteredVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
-  const { judged } = await judgeRoundClustered(ctx, round, ctx.task.verificationDuration, fetchTimeoutMs);
+  const { judged, assigned } = await judgeRoundClustered(ctx, round, ctx.task.verificationDuration, fetchTimeoutMs, true);
   ctx.log.info("clusters-judged", {
     round: round.round,
-    clusters: judged.clusters.map((c) => `${c.head}:[${c.members.join(",")}]:${c.status}`).join(" "),
-    loneCommits: judged.lone.join(","), inputs: judged.inputs.length,
+    clusters: judged.clusters.map((c) => `${c.head}:[${c.members.join(",")}]:${c.status}${c.fullyChecked ? ":checked" : ""}`).join(" "),
+    assigned: [...assigned].join(","), loneCommits: judged.lone.join(","), inputs: judged.inputs.length,
   });
   for (const c of judged.clusters) if (c.status !== "ok") ctx.log.warn(c.status === "invalid" ? "cluster-head-caught" : "cluster-head-missing", { round: round.round, head: c.head, reason: c.reason });
   return { accepted: judged.accepted, mask: judged.mask, rejections: judged.rejections };
@@ -208,11 +293,10 @@ export async function clusteredVerdict(ctx: RoleContext, round: RoundState, fetc
 
 /** The aggregator's aggregate in a clustered round: FedAvg over the inputs the on-chain mask accepted. */
 export async function clusteredAggregate(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<PendingAggregate> {
-  const { judged, models } = await judgeRoundClustered(ctx, round, ctx.task.aggregationDuration, fetchTimeoutMs);
+  const { judged, models } = await judgeRoundClustered(ctx, round, ctx.task.aggregationDuration, fetchTimeoutMs, false);
   const used = judged.inputs.filter((x) => x.commits.some((i) => maskHas(round.acceptedMask, i)));
-  const missing = used.filter((x) => !x.update.weights);
-  if (missing.length > 0) throw Object.assign(new Error(`round ${round.round}: accepted input(s) ${missing.map((x) => x.commits.join("+")).join(", ")} could not be fetched`), { name: "AcceptedUpdateUnavailableError" });
-  const aggregate = aggregateClusteredRound(roundRulesOf(ctx.task), models, judged, (i) => maskHas(round.acceptedMask, i));
+  const aggregate = averageAccepted(round.round, globalAverageSetting(roundRulesOf(ctx.task)), models,
+    used.map((x) => ({ label: x.kind === "cluster" ? `cluster of peer ${x.head} (commits ${x.commits.join("+")})` : x.commits[0], update: x.update })));
   ctx.log.info("clustered-aggregate", { round: round.round, inputs: used.map((x) => (x.kind === "cluster" ? `cluster${x.head}` : `commit${x.commits[0]}`)).join(",") });
   return publishAggregate(ctx, round.round, aggregate);
 }

@@ -1,13 +1,38 @@
 import type { RoundState } from "../chain/task-chain.ts";
 import { verdictCommitment } from "../protocol/commitments.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
-import { createRule, hasPrivateVote } from "../aggregation/rules.ts";
-import { votedVerdict, type RoundVerdict } from "../protocol/verdict.ts";
+import { createRule, hasPrivateVote, hasRootVote } from "../aggregation/rules.ts";
+import { rootVerdict, votedVerdict, type RoundVerdict } from "../protocol/verdict.ts";
+import { rootLossOf } from "./root-set.ts";
+import { fetchHealth, type FetchHealth } from "../protocol/availability.ts";
 import type { RoleContext } from "./context.ts";
 import type { RevealStore } from "./reveals.ts";
 import { fetchUpdates, phaseBudget, roundModels } from "./round-inputs.ts";
 import { privateVerdict } from "../secagg/roles.ts";
 import { clusteredVerdict } from "./cluster-roles.ts";
+
+/**
+ * This verifier could not fetch enough of the round's updates to tell a withholding trainer from its
+ * own trouble (protocol/availability.ts): it commits no verdict. The agent logs it and moves on; the
+ * contract settles the missing verdict against this verifier, not against the trainers.
+ */
+export class VerifierAbstainedError extends Error {
+  override name = "VerifierAbstainedError";
+  constructor(readonly round: number, readonly health: FetchHealth) {
+    super(`round ${round}: fetched ${health.fetched} of ${health.total} updates (${health.unavailable} never arrived): abstaining instead of voting them "unavailable"`);
+  }
+}
+
+/**
+ * The order this verifier fetches the round's commits in: commit order rotated by an offset taken
+ * from its address, so that the committee's verifiers do not all ask the same trainer first (and
+ * those that already hold an update serve it to the others).
+ */
+export function fetchOrder(account: string, count: number): number[] {
+  if (count === 0) return [];
+  const offset = Number(BigInt(account) % BigInt(count));
+  return Array.from({ length: count }, (_, k) => (k + offset) % count);
+}
 
 /**
  * Fetch every committed update within the budget (byte cap = model size, bounded concurrency),
@@ -16,7 +41,7 @@ import { clusteredVerdict } from "./cluster-roles.ts";
  * "unavailable" only when its bytes never arrived by then, not because one attempt was slow.
  * Content that decodes badly is rejected at once.
  */
-export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
+export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict & { health?: FetchHealth }> {
   // Private mode: judge the unmasked candidate aggregate, not single (masked) updates.
   if (ctx.secagg) return privateVerdict(ctx, round, fetchTimeoutMs);
   // Clustered rounds: judge cluster aggregates (recomputed from the members' CIDs) and lone updates.
@@ -26,24 +51,46 @@ export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchT
   const commits = await ctx.chain.commits(round.round, round.commitCount);
   const models = await roundModels(ctx, round, budget);
   // Trainers' updates may be compressed deltas against this round's global model (node/compression).
-  const updates = await fetchUpdates(ctx, commits, { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } });
+  const fetchStart = Date.now();
+  const order = fetchOrder(ctx.chain.account, commits.length);
+  const fetched = await fetchUpdates(ctx, order.map((i) => commits[i]), { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } });
+  const updates = new Array<(typeof fetched)[number]>(commits.length);
+  order.forEach((i, k) => { updates[i] = fetched[k]; });
+  const health = fetchHealth(updates);
+  const judgeStart = Date.now();
   const rules = roundRulesOf(task);
   // A rule with a private vote (validation-vote) scores the updates on this verifier's held-out split:
   // that score is this verifier's vote; the audit checks the committee majority, not each score.
   const learner = hasPrivateVote(createRule(rules.rule)) ? await ctx.learner() : null;
-  const verdict = await votedVerdict(rules, models, updates, learner ? async (w) => (await learner.evaluate(w)).loss : undefined);
-  if (verdict.voteScores) log.info("validation-vote", { round: round.round, scores: verdict.voteScores.map((v) => `${v.index}:${v.score.toFixed(4)}`).join(" ") });
-  for (const r of verdict.rejections) {
+  // root-validation scores on the task's PUBLIC root set (IPFS, CID in the model spec): the same for every
+  // honest verifier and recomputed by the audit. Without it (not fetched, invalid) this verifier commits
+  // the public pre-filter and says why; the audit then reports its mask as differing.
+  const rootLoss = hasRootVote(createRule(rules.rule))
+    ? await rootLossOf(ctx.store, ctx.spec, fetchTimeoutMs).catch((err: Error) => { log.error("root-set-unavailable", { round: round.round, reason: err.message }); return null; })
+    : null;
+  const verdict = rootLoss
+    ? await rootVerdict(rules, models, updates, rootLoss)
+    : await votedVerdict(rules, models, updates, learner ? async (w) => (await learner.evaluate(w)).loss : undefined);
+  if ("rootScores" in verdict && verdict.rootScores) log.info("root-validation", { round: round.round, scores: verdict.rootScores.map((v) => `${v.index}:${v.score.toFixed(4)}`).join(" ") });
+  if ("voteScores" in verdict && verdict.voteScores) log.info("validation-vote", { round: round.round, scores: verdict.voteScores.map((v) => `${v.index}:${v.score.toFixed(4)}`).join(" ") });
+  // Where the verify window goes (docs/scale.md): fetching the updates, then judging them.
+  log.info("verdict-computed", { round: round.round, fetchMs: judgeStart - fetchStart, judgeMs: Date.now() - judgeStart, ...health });
+  // An abstaining verifier votes on nothing (runVerifier): its fetch failures are not rejections.
+  if (!health.abstain) for (const r of verdict.rejections) {
     log.info(r.code === "unavailable" || r.code === "bad-encoding" || r.code === "non-finite" ? "update-rejected-invalid" : "update-rejected", {
       round: round.round, commit: r.index, trainer: commits[r.index].trainer, code: r.code, reason: r.message,
     });
   }
-  return verdict;
+  return { ...verdict, health };
 }
 
-/** VerifyCommit: judge the round and commit to the mask (nobody can copy it before the reveal window). */
+/**
+ * VerifyCommit: judge the round and commit to the mask (nobody can copy it before the reveal window).
+ * Throws VerifierAbstainedError, committing nothing, when this verifier fetched too few updates.
+ */
 export async function runVerifier(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<bigint> {
   const verdict = await computeVerdict(ctx, round, fetchTimeoutMs);
+  if (verdict.health?.abstain) throw new VerifierAbstainedError(round.round, verdict.health);
   const salt = await ctx.chain.saltFor(round.round, "verdict");
   pending.set(ctx.chain.contractAddress, round.round, { kind: "verdict", mask: verdict.mask.toString() });
   const sent = await ctx.chain.commitVerdict(round.round, verdictCommitment(ctx.chain.contractAddress, round.round, ctx.chain.account, verdict.mask, salt));

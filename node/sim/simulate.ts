@@ -21,10 +21,13 @@ import { maskHex } from "../protocol/codecs.ts";
 import { ruleNameOf, type RuleName } from "../protocol/ids.ts";
 import { craftUpdate, delta, honestUpdate, type AttackPlan } from "../protocol/local-update.ts";
 import { decodeUpdate, encodeUpdate, updateCid } from "../protocol/model-bytes.ts";
-import { aggregateAccepted, roundVerdict, votedVerdict, type RoundUpdate } from "../protocol/verdict.ts";
+import { aggregateAccepted, rootVerdict, roundVerdict, votedVerdict, type RoundUpdate } from "../protocol/verdict.ts";
+import { loadLabels } from "../ml/datasets.ts";
+import { rootSetIndices } from "../ml/root-set.ts";
 import { maskFrom } from "../protocol/codecs.ts";
 import { DEFAULT_BACKDOOR_TARGET, attackSuccessRate, dataAttacks } from "../attacks/index.ts";
 import { historySuspects, type RoundVotes, type VoteHistoryPolicy } from "../aggregation/rules/vote-history.ts";
+import { createRule, hasRootVote } from "../aggregation/rules.ts";
 import * as tf from "@tensorflow/tfjs";
 
 export class SimulationParameterError extends Error {
@@ -83,6 +86,11 @@ export interface SimulationOptions {
   voteHistory?: VoteHistoryPolicy | false;
   /** Cap on each peer's shard (its first samples, as the agents' --max-samples). */
   maxSamplesPerPeer?: number;
+  /**
+   * root-validation: samples per class of the task's public root set, drawn (seeded) from training samples
+   * no peer holds, filled up from peers' samples only when too few are free (ml/root-set.ts). Default 50.
+   */
+  rootPerClass?: number;
   /** Test samples used for evaluation (a seeded random subset of the 10k test split). */
   testSamples?: number;
   backend?: BackendPreference;
@@ -114,6 +122,8 @@ export interface SimulationRound {
   historySuspects?: number[];
   /** A rule with a private vote: reject votes each peer's update drew from the committee. */
   votesAgainst?: number[];
+  /** root-validation: each peer's leave-one-out score on the root set (null when the pre-filter rejected it). */
+  rootScores?: (number | null)[];
   /** Backdoor runs only: share of triggered test images (true label not the target) classified as the target. */
   backdoorAsr?: number;
   seconds: number;
@@ -152,6 +162,9 @@ function predictClasses(model: tf.LayersModel, images: Float32Array): Int32Array
   return tf.tidy(() => (model.predict(tf.tensor(images, [n, 28, 28, 1])) as tf.Tensor).argMax(-1).dataSync() as Int32Array);
 }
 
+/** root-validation's per-update scores, when the verdict carries them. */
+const rootScoresOf = (v: object): { index: number; score: number }[] | undefined => (v as { rootScores?: { index: number; score: number }[] }).rootScores;
+
 const silent = createLogger({ name: "sim", level: "error", write: () => {} });
 
 /** Runs `rounds` federated rounds and reports accuracy, verdicts and CIDs per round. */
@@ -188,9 +201,22 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     // The committees' revealed votes so far, per round (updates are in peer order here).
     const voteHistory: RoundVotes[] = [];
     const historyPolicy = opts.voteHistory ?? false;
+    // root-validation: the task's public root set, and the loss of a model on it (the same for every verifier).
+    const rootModel = hasRootVote(createRule(rule)) ? createModel(spec, 0) : null;
+    const rootSet = rootModel
+      ? loadDataset(opts.dataset, "train", rootSetIndices(loadLabels(opts.dataset, "train"), {
+        peers: opts.numPeers, partition: opts.partition, partitionSeed: opts.partitionSeed ?? opts.seed,
+        maxSamples: opts.maxSamplesPerPeer, perClass: opts.rootPerClass, seed: deriveSeed(opts.seed, 0x2007),
+        // Peers holding the whole training split (full shards) leave no free samples: the root set then
+        // fills up from their samples, as FLTrust samples its root set from the clients' data.
+        allowHeld: true,
+      }))
+      : null;
+    const rootLoss = async (w: Float32Array) => { setWeights(rootModel!, unflattenWeights(w, spec)); return evaluate(rootModel!, rootSet!).loss; };
     /** The round's verdict: public for geometric rules; the committee's per-update majority for a private vote. */
     const committeeVerdict = async (setting: Parameters<typeof roundVerdict>[0], models: Parameters<typeof roundVerdict>[1], updates: RoundUpdate[], r: number) => {
       const publicVerdict = roundVerdict(setting, models, updates);
+      if (publicVerdict.rootVote) return rootVerdict(setting, models, updates, rootLoss);
       if (!publicVerdict.privateVote) return publicVerdict;
       const size = Math.min(opts.verifiers ?? 5, opts.numPeers);
       const committee = permutation(opts.numPeers, mulberry32(deriveSeed(opts.seed, 0xc0, r))).slice(0, size);
@@ -262,6 +288,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         seconds: (performance.now() - t0) / 1000,
         ...(backdoorAsr !== undefined ? { backdoorAsr } : {}),
         ...("historySuspects" in verdict ? { historySuspects: verdict.historySuspects, votesAgainst: verdict.votesAgainst } : {}),
+        ...(rootScoresOf(verdict) ? { rootScores: updates.map((_, p) => rootScoresOf(verdict)!.find((x) => x.index === p)?.score ?? null) } : {}),
       };
       rounds.push(round);
       opts.onRound?.(round);

@@ -58,7 +58,7 @@ describe("FederatedTask: configuration and start", () => {
     ["bondWei", { admissionMode: 1, bondWei: 0 }],
     ["maxSamplesPerPeer", { maxSamplesPerPeer: 0 }],
     ["copyCosineThresholdBps", { copyCosineThresholdBps: 10_001 }],
-    ["robustRule", { robustRule: 8 }],
+    ["robustRule", { robustRule: 9 }],
     ["dpNoiseMultiplierMilli", { dpClipNormMilli: 1000, dpNoiseMultiplierMilli: 0 }],
     ["dpDeltaExponent", { dpClipNormMilli: 1000, dpNoiseMultiplierMilli: 1100, dpDeltaExponent: 0 }],
     ["reputationReward", { reputationReward: -1 }],

@@ -3,8 +3,9 @@
  * embedded IPFS, the 5G link emulation of examples/scenarios/d2d-5peers.json and the task's
  * ClusterRounds side contract deployed by the demo (`--clusters`). Peer 0 stands at the head's spot,
  * peers 1 and 2 next to it, peer 3 far away, peer 4 is a phone at 12 % battery that sits the rounds
- * out. The head records its cluster in every round, the rounds finalize, and `peerfl audit
- * --cluster-rounds` reproduces both levels from chain + IPFS.
+ * out. The head records its cluster in every round, the check seed is drawn after the record window
+ * (two checkers per cluster), the rounds finalize, and `peerfl audit --cluster-rounds` reproduces both
+ * levels from chain + IPFS and shows the seed and the drawn checkers.
  */
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
@@ -32,6 +33,7 @@ describe("integration: clustered rounds in the real agents (--clusters)", functi
     expect(rec[0].head).to.equal("peer0");
     expect([...rec[0].members].sort()).to.deep.equal(["peer0", "peer1", "peer2"]);
     expect([...rec[0].included].sort()).to.deep.equal(["peer0", "peer1", "peer2"]);
+    expect(rec[0].challengedBy).to.equal(null); // an honest head: nobody challenged it
     const skipped = readFileSync(path.join(demo.workDir, "peer4.log"), "utf8").split("\n").filter((l) => l.includes('"round-skipped"'));
     expect(skipped.length).to.be.greaterThan(0);
   });
@@ -41,6 +43,8 @@ describe("integration: clustered rounds in the real agents (--clusters)", functi
     const code = await mainAudit(["--round", "1", "--rpc", demo.rpcUrl, "--contract", demo.contractAddress, "--cluster-rounds", demo.result.clusters!.address], { out: (x) => { out += x; }, err: (x) => { out += x; } });
     expect(out).to.include("✓ round 1 reproduces");
     expect(out).to.match(/head peer\d members [\d,]+: ok/);
+    expect(out).to.match(/check seed\s+0x[0-9a-f]{64} \(block \d+\)/); // drawn on chain after the record window
+    expect(out).to.match(/checkers peer\d, peer\d; not challenged/);
     expect(code, out).to.equal(0);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The clustered round's rules (node/roles/cluster-round.ts), pure: with the d2d-5peers scenario
+ * The clustered round's rules (node/protocol/cluster-round.ts), pure: with the d2d-5peers scenario
  * (peer 0 heads 1, 2, 4; peer 3 alone), real update bytes and CIDs, and hand-made head records:
  * an honest record passes; a head that drops an honest member, records other members, or records
  * a cluster it does not head is caught; a missing record sends the members to the flat path.
@@ -12,7 +12,7 @@ import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { encodeUpdate, updateCid, type RoundUpdate } from "../../node/protocol/index.ts";
 import { maskOfPeers, type ClusterRecord } from "../../node/roles/cluster-chain.ts";
-import { judgeCluster, judgeClusteredRound, roundClustering, type IndexedCommit } from "../../node/roles/cluster-round.ts";
+import { clusterCheckers, judgeCluster, judgeClusteredRound, roundClustering, type IndexedCommit } from "../../node/protocol/cluster-round.ts";
 import { clusterDeploymentJson, clusterSetupFrom } from "../../node/roles/cluster-roles.ts";
 import type { RoundRules } from "../../node/protocol/task-config.ts";
 
@@ -33,11 +33,12 @@ async function fixture() {
     updates.push({ cid, numSamples: 100, weights: w });
     commits.push({ index: p, peerIndex: p, trainer: `0x${String(p + 1).padStart(40, "0")}`, cid, numSamples: 100 });
   }
-  const fetch = async (idx: number[]) => idx.map((i) => updates[i]);
+  const fetchedCommits: number[] = [];
+  const fetch = async (idx: number[]) => { fetchedCommits.push(...idx); return idx.map((i) => updates[i]); };
   const honest = judgeCluster(rules, models, [0, 1, 2, 4].map((p) => updates[p]));
   const record: ClusterRecord = { headIndex: 0, members: maskOfPeers([0, 1, 2, 4]), included: maskOfPeers([0, 1, 2, 4]), aggregateCid: await updateCid(encodeUpdate(honest.aggregate!, spec)), acceptedSamples: 400 };
   const judge = (records: ClusterRecord[]) => judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records, fetch });
-  return { updates, record, judge, honest };
+  return { updates, record, judge, honest, commits, fetch, fetchedCommits };
 }
 
 describe("clustered rounds: the rules every verifier, aggregator and the audit apply", () => {
@@ -78,6 +79,69 @@ describe("clustered rounds: the rules every verifier, aggregator and the audit a
     expect(j.clusters[0].status).to.equal("missing");
     expect(j.inputs.every((x) => x.kind === "lone")).to.equal(true);
     expect(j.lone).to.deep.equal([0, 1, 2, 3, 4]);
+  });
+});
+
+describe("clustered rounds: sampled checks", () => {
+  const clustering = { clusters: [{ head: 0, members: [0, 1, 2, 4].map((peer) => ({ peer, mode: "direct" as const })) }, { head: 5, members: [5, 6].map((peer) => ({ peer, mode: "direct" as const })) }] };
+  it("draws k checkers per cluster from the committee, outsiders first, never the head, deterministic in the seed", () => {
+    const committee = [0, 1, 2, 3, 4, 5, 6, 7];
+    const a = clusterCheckers("0x" + "11".repeat(32), clustering as never, committee, 2);
+    expect(a).to.deep.equal(clusterCheckers("0x" + "11".repeat(32), clustering as never, committee, 2));
+    for (const [head, vs] of a) {
+      const members = clustering.clusters.find((c) => c.head === head)!.members.map((m) => m.peer);
+      expect(vs).to.have.length(2);
+      expect(vs.some((v) => members.includes(v))).to.equal(false);
+    }
+    // only one outsider (3) for head 0: it comes first, then a member other than the head
+    const few = clusterCheckers("0x" + "22".repeat(32), clustering as never, [0, 1, 2, 3, 4], 3).get(0)!;
+    expect(few[0]).to.equal(3);
+    expect(few).to.have.length(3);
+    expect(few).to.not.include(0);
+    // other seeds draw other checkers (not a fixed order)
+    const firsts = new Set(Array.from({ length: 16 }, (_, i) => clusterCheckers("0x" + i.toString(16).padStart(64, "0"), clustering as never, committee, 1).get(0)![0]));
+    expect(firsts.size).to.be.greaterThan(1);
+  });
+
+  it("a record taken unchecked costs no member download; one whose aggregate cannot be fetched is checked in full", async () => {
+    const { record, updates, commits, fetch, fetchedCommits, honest } = await fixture();
+    const base = { rules, models, spec, setup, seed: "ab", commits, records: [record], fetch, fullCheck: () => false };
+    const j = await judgeClusteredRound({ ...base, fetchAggregate: async () => honest.aggregate });
+    expect(fetchedCommits).to.deep.equal([3]); // the lone update only
+    expect(j.clusters[0]).to.include({ status: "ok", fullyChecked: false });
+    expect(j.accepted).to.deep.equal([true, true, true, true, true]);
+    fetchedCommits.length = 0;
+    const k = await judgeClusteredRound({ ...base, fetchAggregate: async () => null });
+    expect(fetchedCommits.sort()).to.deep.equal([0, 1, 2, 3, 4]);
+    expect(k.clusters[0]).to.include({ status: "ok", fullyChecked: true });
+    expect(updates).to.have.length(5);
+  });
+
+  it("an unchecked record that leaves a member out is taken as recorded (only a checker's challenge overturns it)", async () => {
+    const { record, commits, fetch, updates } = await fixture();
+    const kept = judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
+    const dropped: ClusterRecord = { ...record, included: maskOfPeers([0, 1, 4]), aggregateCid: await updateCid(encodeUpdate(kept.aggregate!, spec)), acceptedSamples: 300 };
+    const j = await judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records: [dropped], fetch, fullCheck: () => false, fetchAggregate: async () => kept.aggregate });
+    expect(j.accepted).to.deep.equal([true, true, false, true, true]);
+    expect(j.rejections.find((r) => r.index === 2)?.message).to.match(/left out by its head/);
+    const checked = await judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records: [dropped], fetch, fullCheck: () => true, fetchAggregate: async () => kept.aggregate });
+    expect(checked.accepted).to.deep.equal([false, true, true, true, true]);
+  });
+});
+
+describe("clustered rounds: bytes a verifier could not fetch are no evidence against the head", () => {
+  it("a full check with a member update unavailable here takes the record as it is (or sends all members flat without blame)", async () => {
+    const { record, commits, updates, honest } = await fixture();
+    const fetchMissing2 = async (idx: number[]) => idx.map((i) => (i === 2 ? { ...updates[i], weights: null, unusable: { code: "unavailable" as const, message: "timeout" } } : updates[i]));
+    const base = { rules, models, spec, setup, seed: "ab", commits, records: [record], fetch: fetchMissing2 };
+    const j = await judgeClusteredRound({ ...base, fetchAggregate: async () => honest.aggregate });
+    expect(j.clusters[0]).to.include({ status: "ok", fullyChecked: false });
+    expect(j.clusters[0].incomplete).to.match(/member\(s\) \[2\] could not be fetched here/);
+    expect(j.accepted).to.deep.equal([true, true, true, true, true]);
+    const k = await judgeClusteredRound({ ...base, fetchAggregate: async () => null });
+    expect(k.clusters[0].status).to.equal("missing");
+    expect(k.accepted[0]).to.equal(true); // the head is judged alone, not blamed
+    expect(k.accepted[2]).to.equal(false); // the update nobody here could fetch
   });
 });
 

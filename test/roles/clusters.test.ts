@@ -1,13 +1,20 @@
 /**
  * Clustered (D2D, hierarchical) rounds through the real roles on an in-process chain (Hardhat EDR,
- * the real FederatedTask and ClusterRounds side contract) with an in-memory store, over the
- * scenario examples/scenarios/d2d-5peers.json (peer 0 heads peers 1, 2, 4; peer 3 is alone):
- *   round 1 — honest: the head records its cluster aggregate, verifiers vote per commit on cluster
- *             aggregates and lone updates, the round finalizes, the audit reproduces both levels;
- *   round 2 — the head lies (3x its aggregate's delta): verifiers recompute its cluster from the
- *             members' CIDs, reject the head's own commit and judge its members alone; audit agrees;
- *   round 3 — the head crashes (records nothing): after the record window the members are judged
- *             alone (flat fallback) and the round finalizes.
+ * the real FederatedTask and ClusterRounds side contract, one checker per cluster) with an in-memory
+ * store, over the scenario examples/scenarios/d2d-5peers.json (peer 0 heads peers 1, 2, 4; peer 3 is
+ * alone, so the check seed always draws peer 3, the one committee verifier outside the cluster):
+ *   round 1 — honest: the head records its cluster aggregate; after the record window the check seed
+ *             is drawn, only peer 3 downloads the members' updates, the others only the aggregate;
+ *             the round finalizes and the audit reproduces both levels, showing seed and checker;
+ *   round 2 — the head lies (3x its aggregate's delta): peer 3 alone checks, catches and challenges
+ *             it; then every verifier checks that cluster in full, rejects the head's own commit and
+ *             judges its members alone; the audit marks the challenge justified;
+ *   round 3 — a false challenge of an honest head by a member: every verifier checks in full, finds
+ *             the record right, and nobody loses anything; the audit marks it unjustified;
+ *   round 4 — the head crashes (records nothing): after the record window the members are judged
+ *             alone (flat fallback) and the round finalizes;
+ *   round 5 — the head lies and its only checker stays silent: the lie goes through (the limit of
+ *             sampling with one checker), and the audit reports it as an uncaught lie.
  */
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
@@ -26,6 +33,7 @@ import { Phase } from "../../node/protocol/ids.ts";
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
 import { clusterRoundsWriter, deployClusterRounds } from "../../node/roles/cluster-chain.ts";
 import { clusterSetupFrom, runClusterHead, type ClusterRoleContext, type HeadAttack } from "../../node/roles/cluster-roles.ts";
+import type { ModelStore } from "../../ipfs/model-store.ts";
 import type { RoleContext } from "../../node/roles/context.ts";
 import { modelFetcher } from "../../node/roles/models.ts";
 import { RevealStore } from "../../node/roles/reveals.ts";
@@ -65,12 +73,22 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
   const events: { event: string; fields: Record<string, unknown> }[] = [];
   const log = createLogger({ name: "clusters-test", format: "json", level: "info", write: (line) => { const j = JSON.parse(line); events.push({ event: j.event, fields: j }); } });
   const setup = clusterSetupFrom(readFileSync(SCENARIO), { maxClusterSize: 8, minHeadEnergy: 0.3 });
+  /** CIDs each peer fetched (its own view of the shared in-memory store). */
+  const fetched: Set<string>[] = Array.from({ length: PEERS }, () => new Set<string>());
+  const storeOf = (i: number): ModelStore => new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === "get") return (cid: string, o?: object) => { fetched[i].add(cid); return target.get(cid, o); };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as unknown as ModelStore;
   const ctxFor = async (i: number, headAttack?: HeadAttack): Promise<RoleContext> => {
     const learner = fakeLearner(i);
     const clusters: ClusterRoleContext = { chain: clusterRoundsWriter(clusterAddress, signers[i], log), setup, ...(headAttack ? { headAttack } : {}) };
+    const peerStore = storeOf(i);
     return {
-      chain: chains[i], store, log, task: await chains[i].taskConfig(), spec, dataIndex: i, numPeers: PEERS,
-      models: modelFetcher({ store, spec, log }), learner: async () => learner, now: () => Date.now() / 1000 + offset, clusters,
+      chain: chains[i], store: peerStore, log, task: await chains[i].taskConfig(), spec, dataIndex: i, numPeers: PEERS,
+      models: modelFetcher({ store: peerStore, spec, log }), learner: async () => learner, now: () => Date.now() / 1000 + offset, clusters,
     };
   };
   const travel = async (s: number) => {
@@ -92,92 +110,166 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     return (await auditRound(round, io)) as ClusteredAuditResult;
   };
 
-  /** Commit, (head records), verify, aggregate, finalize round `r`. */
-  const runRound = async (r: number, o: { headAttack?: HeadAttack; headCrashes?: boolean }) => {
+  /** A verifier's calls until it has drawn/read the check seed and done its assigned checks (it then waits for the challenge window). */
+  const checkAssigned = async (i: number, r: number) => {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      try {
+        await computeVerdict(await ctxFor(i), await chains[i].round(r), 5000);
+        throw new Error("a verifier voted inside the challenge window");
+      } catch (e) {
+        if ((e as Error).name !== "ClusterRecordsPendingError") throw e;
+        if (/checked|checks done/.test((e as Error).message)) return;
+        // (ethers answers an identical call within 250 ms from its cache: let it expire, as the agent's 1 s retry does)
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    }
+    throw new Error(`verifier ${i} never finished its checks in round ${r}`);
+  };
+
+  /** Commit, (head records), sampled checks and challenges, verify, aggregate, finalize round `r`. */
+  const runRound = async (r: number, o: { headAttack?: HeadAttack; headCrashes?: boolean; falseChallengeBy?: number; silentChecker?: boolean }) => {
+    for (const f of fetched) f.clear();
     for (let i = 0; i < PEERS; i++) expect(await runTrainer(await ctxFor(i), await chains[i].round(r), { dpRoundsSpent: 0, budgetExhaustedLogged: false })).to.equal(true);
     expect((await chains[0].round(r)).phase).to.equal(Phase.VerifyCommit);
     await chains[0].selectCommittees(r).catch(() => undefined);
     await syncClock();
-    // before the head recorded, a verifier must wait (the committee would otherwise disagree)
+    // before the record window closed, a verifier must wait (heads may still record; no check seed yet)
     let pending: Error | null = null;
     try { await computeVerdict(await ctxFor(1), await chains[1].round(r), 5000); } catch (e) { pending = e as Error; }
     expect(pending?.name, pending?.stack).to.equal("ClusterRecordsPendingError");
-    if (o.headCrashes) {
-      await travel(301); // past the record window (first half of the 600 s verify-commit window)
-    } else {
+    if (!o.headCrashes) {
       for (let i = 1; i < PEERS; i++) expect(await runClusterHead(await ctxFor(i), await chains[i].round(r), 5000)).to.equal(false);
       expect(await runClusterHead(await ctxFor(0, o.headAttack), await chains[0].round(r), 5000)).to.equal(true);
     }
-    const reveals = new RevealStore();
-    for (let i = 0; i < PEERS; i++) await runVerifier(await ctxFor(i), await chains[i].round(r), 5000, reveals);
-    for (let i = 0; i < PEERS; i++) await revealVerifier(await ctxFor(i), await chains[i].round(r), 5000, reveals);
+    // a head cannot pick its checkers: the seed does not exist while records are open ...
+    const headWriter = clusterRoundsWriter(clusterAddress, signers[0], log);
+    const early = await headWriter.drawCheckSeed(r).then(() => null, (e: Error & { errorName?: string }) => e.errorName);
+    expect(early).to.equal("CheckSeedTooEarly");
+    await travel(241); // past the record window (first 40 % of the 600 s verify-commit window)
+    // ... and once it can exist, no record can be made or redone
+    const late = await headWriter.recordCluster(r, 0b10111n, 0b10111n, null).then(() => null, (e: Error & { errorName?: string }) => e.errorName);
+    expect(late).to.equal("RecordWindowClosed");
+    // peer 3 (the drawn checker) last: the members' downloads before it are what sampling saves
+    for (const i of [0, 1, 2, 4, 3]) if (!(o.silentChecker && i === 3)) await checkAssigned(i, r);
+    if (o.falseChallengeBy !== undefined) await clusterRoundsWriter(clusterAddress, signers[o.falseChallengeBy], log).challengeCluster(r, 0);
+    const fetchedInChecks = fetched.map((f) => new Set(f));
+    await travel(181); // past the challenge window (the next 30 %)
+    const reveals = Array.from({ length: PEERS }, () => new RevealStore()); // each peer keeps its own
+    for (let i = 0; i < PEERS; i++) await runVerifier(await ctxFor(i), await chains[i].round(r), 5000, reveals[i]);
+    for (let i = 0; i < PEERS; i++) await revealVerifier(await ctxFor(i), await chains[i].round(r), 5000, reveals[i]);
     expect((await chains[0].round(r)).phase).to.equal(Phase.AggregateCommit);
     const cids = [];
-    for (let i = 0; i < PEERS; i++) cids.push(await runAggregator(await ctxFor(i), await chains[i].round(r), 5000, reveals));
+    for (let i = 0; i < PEERS; i++) cids.push(await runAggregator(await ctxFor(i), await chains[i].round(r), 5000, reveals[i]));
     expect(new Set(cids).size).to.equal(1);
-    for (let i = 0; i < PEERS; i++) await revealAggregator(await ctxFor(i), await chains[i].round(r), 5000, reveals);
+    for (let i = 0; i < PEERS; i++) await revealAggregator(await ctxFor(i), await chains[i].round(r), 5000, reveals[i]);
     const round = await chains[0].round(r);
     expect(round.phase).to.equal(Phase.Finalized);
-    return round;
+    const commits = await chains[0].commits(r, round.commitCount);
+    const cidOf = (peer: number) => commits.find((c) => c.trainer.toLowerCase() === chains[peer].account.toLowerCase())!.cid.toString();
+    return { round, fetchedInChecks, cidOf };
   };
 
   before(async () => {
-    const t = await deployInProcessTask(store, spec, PEERS, { rounds: 3 });
+    const t = await deployInProcessTask(store, spec, PEERS, { rounds: 5 });
     provider = t.provider;
     contract = t.contract;
     chains = await t.registerPeers(PEERS, log, { firstPort: 4201 });
     // each peer's own signer for the side contract (a NonceManager per account, as the agents have)
     signers = await Promise.all(chains.map(async (_, i) => (await t.connFor(i + 1)).signer as unknown as Signer));
     const scenarioCid = CID.parse(await store.put(readFileSync(SCENARIO)));
-    clusterAddress = await deployClusterRounds(String(contract.target), { scenarioCid }, t.deployer, log);
+    clusterAddress = await deployClusterRounds(String(contract.target), { scenarioCid, checkersPerCluster: 1 }, t.deployer, log);
     await t.start();
   });
 
   after(() => { for (const c of chains) c.close(); });
 
-  it("an honest clustered round finalizes and the audit reproduces both levels", async () => {
-    const round = await runRound(1, {});
+  it("an honest clustered round: only the drawn checker downloads the members' updates; the audit reproduces both levels", async () => {
+    const { round, fetchedInChecks, cidOf } = await runRound(1, {});
     const rec = events.find((e) => e.event === "cluster-recorded");
     expect(rec?.fields).to.include({ round: 1, head: 0, members: "0,1,2,4", included: "0,1,2,4", samples: 4 * N });
     expect(round.acceptedMask).to.equal(0b11111n);
-    const judged = events.find((e) => e.event === "clusters-judged" && e.fields.round === 1);
-    expect(judged?.fields).to.include({ clusters: "0:[0,1,2,4]:ok", loneCommits: "3", inputs: 2 });
+    const seed = events.find((e) => e.event === "check-seed" && e.fields.round === 1);
+    expect(Number(seed?.fields.seedBlock)).to.be.greaterThan(0);
+    // the seed took two transactions (fix the block, then draw from the next one)
+    expect(events.filter((e) => e.event === "check-seed-sent" && e.fields.round === 1).map((e) => e.fields.step)).to.deep.equal(["fix-block", "draw"]);
+    const judged = events.filter((e) => e.event === "clusters-judged" && e.fields.round === 1);
+    expect(judged.map((e) => e.fields.clusters)).to.deep.equal(["0:[0,1,2,4]:ok", "0:[0,1,2,4]:ok", "0:[0,1,2,4]:ok", "0:[0,1,2,4]:ok:checked", "0:[0,1,2,4]:ok"]);
+    expect(judged[3].fields).to.include({ assigned: "0", loneCommits: "3", inputs: 2 });
+    expect(events.filter((e) => e.event === "cluster-checked" && e.fields.round === 1)).to.have.length(1);
+    const memberCids = [0, 1, 2, 4].map(cidOf);
+    const aggregate = String(rec!.fields.cid);
+    // peer 3 (the drawn checker) fetched every member update; members 1, 2, 4 none but their own
+    // (they did not check: the aggregate is all they fetched of the cluster) — in checks and votes alike
+    expect(memberCids.every((c) => fetchedInChecks[3].has(c))).to.equal(true);
+    for (const p of [1, 2, 4]) {
+      expect(memberCids.filter((c) => c !== cidOf(p) && fetched[p].has(c)), `peer ${p}`).to.deep.equal([]);
+      expect(fetched[p].has(aggregate), `peer ${p} fetched the cluster aggregate`).to.equal(true);
+      expect(fetched[p].has(cidOf(3)), `peer ${p} fetched the lone update`).to.equal(true);
+    }
     const a = await audit(1);
     expect(a.differences).to.deep.equal([]);
     expect(a.ok).to.equal(true);
     expect(a.globalCidRecomputed).to.equal(round.finalCid?.toString());
     expect(a.clusters).to.have.length(1);
-    expect(a.clusters[0]).to.include({ head: 0, status: "ok", acceptedSamples: 4 * N });
+    expect(a.clusters[0]).to.include({ head: 0, status: "ok", acceptedSamples: 4 * N, challengedBy: null, challenge: null });
+    expect(a.clusters[0].checkers).to.deep.equal([3]);
+    expect(a.checkSeed).to.match(/^0x[0-9a-f]{64}$/);
+    expect(a.uncaughtLies).to.deep.equal([]);
     expect(a.clusters[0].includedRecomputed).to.deep.equal([0, 1, 2, 4]);
     expect(a.clusters[0].aggregateCidRecomputed).to.equal(a.clusters[0].aggregateCidOnChain);
     expect(a.unclustered).to.deep.equal([3]);
   });
 
-  it("a head that lies about its aggregate is caught: its own commit is rejected, its members are judged alone", async () => {
-    const round = await runRound(2, { headAttack: "scale-aggregate" });
+  it("a lying head checked by one honest verifier is caught although the others did not check: the challenge makes everyone check", async () => {
+    const { round, fetchedInChecks, cidOf } = await runRound(2, { headAttack: "scale-aggregate" });
     expect(events.some((e) => e.event === "cluster-head-attack" && e.fields.round === 2)).to.equal(true);
+    const challenged = events.filter((e) => e.event === "cluster-challenged" && e.fields.round === 2);
+    expect(challenged).to.have.length(1); // peer 3, the only checker
+    expect(String(challenged[0].fields.reason)).to.match(/aggregate .* is not the recomputed/);
+    // before the challenge window closed, the members had not downloaded each other's updates
+    for (const p of [1, 2, 4]) expect([0, 1, 2, 4].map(cidOf).filter((c) => c !== cidOf(p) && fetchedInChecks[p].has(c))).to.deep.equal([]);
     const caught = events.filter((e) => e.event === "cluster-head-caught" && e.fields.round === 2);
-    expect(caught).to.have.length(PEERS); // every verifier
-    expect(String(caught[0].fields.reason)).to.match(/aggregate .* is not the recomputed/);
+    expect(caught).to.have.length(PEERS); // every verifier, after the challenge
     expect(round.acceptedMask).to.equal(0b11110n); // the head's commit (0) rejected, members 1, 2, 4 and lone 3 accepted
     const a = await audit(2);
     expect(a.differences).to.deep.equal([]);
     expect(a.ok).to.equal(true);
-    expect(a.clusters[0]).to.include({ head: 0, status: "invalid" });
+    expect(a.clusters[0]).to.include({ head: 0, status: "invalid", challenge: "justified", challengedBy: chains[3].account });
     expect(a.clusters[0].aggregateCidOnChain).to.not.equal(a.clusters[0].aggregateCidRecomputed);
   });
 
-  it("a head that crashes before recording: after the record window its members take the flat path", async () => {
-    const round = await runRound(3, { headCrashes: true });
-    expect(events.some((e) => e.event === "cluster-head-missing" && e.fields.round === 3)).to.equal(true);
+  it("a false challenge of an honest head costs bandwidth only: honest head and members are accepted, the audit marks it unjustified", async () => {
+    const { round } = await runRound(3, { falseChallengeBy: 1 });
     expect(round.acceptedMask).to.equal(0b11111n);
+    const judged = events.filter((e) => e.event === "clusters-judged" && e.fields.round === 3);
+    expect(judged.map((e) => e.fields.clusters)).to.deep.equal(Array(PEERS).fill("0:[0,1,2,4]:ok:checked"));
     const a = await audit(3);
+    expect(a.differences).to.deep.equal([]);
+    expect(a.clusters[0]).to.include({ head: 0, status: "ok", challenge: "unjustified", challengedBy: chains[1].account });
+  });
+
+  it("a head that crashes before recording: after the record window its members take the flat path", async () => {
+    const { round } = await runRound(4, { headCrashes: true });
+    expect(events.some((e) => e.event === "cluster-head-missing" && e.fields.round === 4)).to.equal(true);
+    expect(round.acceptedMask).to.equal(0b11111n);
+    const a = await audit(4);
     expect(a.differences).to.deep.equal([]);
     expect(a.clusters[0]).to.include({ head: 0, status: "missing" });
     // and the contract refuses a record after the window
     let refused: Error | null = null;
-    try { await clusterRoundsWriter(clusterAddress, signers[0], log).recordCluster(3, 0b10111n, 0b10111n, null); } catch (e) { refused = e as Error; }
-    expect(String((refused as { errorName?: string } | null)?.errorName ?? refused?.message)).to.match(/WrongPhase|RecordWindowClosed/);
+    try { await clusterRoundsWriter(clusterAddress, signers[0], log).recordCluster(4, 0b10111n, 0b10111n, null); } catch (e) { refused = e as Error; }
+    expect(String((refused as { errorName?: string } | null)?.errorName ?? refused?.message)).to.match(/WrongRound|WrongPhase|RecordWindowClosed/);
+  });
+
+  it("a lying head whose only checker stays silent gets through, and the audit reports the uncaught lie", async () => {
+    const { round } = await runRound(5, { headAttack: "drop-member", silentChecker: true });
+    // peer 3 checked only when it voted (after the challenge window): it alone rejects the head
+    expect(events.filter((e) => e.event === "cluster-head-caught" && e.fields.round === 5)).to.have.length(1);
+    expect(round.acceptedMask & 1n).to.equal(1n); // the head's commit accepted by the majority
+    const a = await audit(5);
+    expect(a.ok).to.equal(false);
+    expect(a.uncaughtLies).to.deep.equal([0]);
+    expect(a.differences.join("\n")).to.match(/head peer0 lied .* none of its checkers \[3\] challenged it/);
   });
 
   it("the explorer's clusters report shows heads, records, lone peers and energy per round from chain + IPFS", async () => {
@@ -187,8 +279,8 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     } as unknown as ExplorerContext;
     const report = (await new ClustersService(ctx, clusterAddress).report())!;
     expect(report.scenarioName).to.equal("d2d-5peers-one-cluster");
-    expect(report.rounds.map((r) => r.round)).to.deep.equal([1, 2, 3]);
-    const [r1, r2, r3] = report.rounds;
+    expect(report.rounds.map((r) => r.round)).to.deep.equal([1, 2, 3, 4, 5]);
+    const [r1, r2, , r4] = report.rounds;
     expect(r1.clusters).to.have.length(1);
     expect(r1.clusters[0]).to.include({ head: 0, recorded: true, membersMatch: true, acceptedSamples: 4 * N });
     expect(r1.lone).to.deep.equal([3]);
@@ -197,9 +289,12 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(r1.energy[1].uuJ).to.equal(0);
     expect(r1.energy[1].sidelinkJ).to.be.greaterThan(0);
     expect(r2.clusters[0].recorded).to.equal(true); // the lying head recorded (the audit says it lied)
-    expect(r3.clusters[0].recorded).to.equal(false);
-    expect(r3.lone).to.deep.equal([0, 1, 2, 3, 4]);
+    expect(r2.clusters[0].challengedBy).to.equal(chains[3].account); // its drawn checker challenged it
+    expect(r1.clusters[0].challengedBy).to.equal(null);
+    expect(r1.checkSeed).to.match(/^0x[0-9a-f]{64}$/);
+    expect(r4.clusters[0].recorded).to.equal(false);
+    expect(r4.lone).to.deep.equal([0, 1, 2, 3, 4]);
     const page = clustersPage({ chain: {}, index: {}, ipfs: {}, contractAddress: null } as never, report);
-    expect(page).to.include("chart-energy").and.include("missing: members went flat").and.include("peer0");
+    expect(page).to.include("chart-energy").and.include("missing: members went flat").and.include("peer0").and.include("challenged: checked by every verifier");
   });
 });

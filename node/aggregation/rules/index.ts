@@ -9,6 +9,7 @@ import { multiKrumRule } from "./multi-krum.ts";
 import { trimmedMeanRule } from "./trimmed-mean.ts";
 import type { RobustRule, RuleOptions } from "./types.ts";
 import { validationVoteRule } from "./validation-vote.ts";
+import { rootValidationRule } from "./root-validation.ts";
 
 export const RULE_UNITS = {
   fedavg: () => fedAvgRule(),
@@ -19,6 +20,7 @@ export const RULE_UNITS = {
   "centered-clipping": (o: RuleOptions) => centeredClippingRule(o),
   flame: () => flameRule(),
   "validation-vote": () => validationVoteRule(),
+  "root-validation": () => rootValidationRule(),
 } satisfies Record<string, (o: RuleOptions) => RobustRule>;
 
 export type RuleUnitName = keyof typeof RULE_UNITS;
@@ -38,6 +40,9 @@ export {
   DEFAULT_VOTE_THRESHOLD_MILLI, clippedMean, hasPrivateVote, validationVoteRule, voteFromScores,
   type DeltaLoss, type ValidationVoteRule,
 } from "./validation-vote.ts";
+export {
+  DEFAULT_ROOT_THRESHOLD_MILLI, hasRootVote, rootValidationRule, type RootValidationRule,
+} from "./root-validation.ts";
 export {
   DEFAULT_VOTE_HISTORY, VoteHistoryError, historySuspects, voteEvidence,
   type PeerEvidence, type RoundVotes, type VoteHistoryPolicy,

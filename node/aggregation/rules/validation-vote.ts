@@ -85,13 +85,13 @@ function lowerSpread(values: readonly number[]): { median: number; spread: numbe
 /**
  * The vote from leave-one-out scores: `scores[i]` = L(all) - L(without i), `base` = L(all).
  * Reject i when dropping it lowers the loss by more than rho * base AND its score is an upper outlier
- * (above median + VOTE_OUTLIER_FACTOR * lower-half spread).
+ * (above median + `outlierFactor` (default VOTE_OUTLIER_FACTOR) * lower-half spread).
  */
-export function voteFromScores(scores: readonly number[], base: number, rhoMilli: number): boolean[] {
+export function voteFromScores(scores: readonly number[], base: number, rhoMilli: number, outlierFactor = VOTE_OUTLIER_FACTOR): boolean[] {
   if (scores.length < 3) return scores.map(() => true); // too few to call anything an outlier
   const rho = (rhoMilli > 0 ? rhoMilli : DEFAULT_VOTE_THRESHOLD_MILLI) / 1000;
   const { median, spread } = lowerSpread(scores);
-  const outlier = median + VOTE_OUTLIER_FACTOR * spread;
+  const outlier = median + outlierFactor * spread;
   return scores.map((s) => !(s > rho * Math.abs(base) && s > outlier));
 }
 

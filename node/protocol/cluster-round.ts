@@ -10,9 +10,14 @@
  *  2. Cluster level (the head): the task's rule as the verdict over its members' own committed
  *     updates (protocol/verdict.ts roundVerdict, with the near-copy check and the sample-weight clip),
  *     the aggregate of the included ones (aggregateAccepted), pinned as float32 PFLW.
- *  3. Checking the heads (verifiers, aggregators, audit): a record must list exactly the clustering's
- *     members of that head, and its included set and aggregate CID must equal the recomputation
- *     from the members' CIDs. A head that lied (or a peer that recorded a cluster it does not head)
+ *  3. Checking the heads: a record must list exactly the clustering's members of that head (public,
+ *     checked by everyone), and — for the clusters a verifier checks in full — its included set and
+ *     aggregate CID must equal the recomputation from the members' CIDs. Which clusters a verifier
+ *     checks in full: those the check seed assigns to it (clusterCheckers; the seed is drawn on chain
+ *     after the record window, so no head knows its checkers when it records), every challenged
+ *     cluster (a checker that caught a lie challenges it on chain), and any cluster whose aggregate
+ *     it cannot fetch. Every other cluster enters the global step with the head's recorded aggregate
+ *     and included set. A head caught lying (or a peer that recorded a cluster it does not head)
  *     gets its own commit rejected and its members are judged alone (flat fallback); a head that
  *     did not record in the window (crashed) leaves its members to the flat path too.
  *  4. Global level: the task's rule as a verdict over the cluster aggregates (weighted by accepted
@@ -20,8 +25,9 @@
  *     samples. Per commit: a member is accepted iff its head included it and its cluster aggregate
  *     was accepted; a lone commit iff its own update was.
  *
- * Verifiers recompute every cluster (a full check, not a sample): a sampled spot-check needs a seed
- * drawn after the records, which the protocol does not have yet (docs/d2d-clusters.md).
+ * The audit judges twice: as the protocol does (full checks for challenged clusters only: this must
+ * reproduce the chain) and with every cluster checked (the truth: which challenges were justified,
+ * and whether a lie went through unchallenged). docs/d2d-clusters.md.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { CID } from "multiformats/cid";
@@ -30,11 +36,30 @@ import type { DeviceConfig } from "../devices/session.ts";
 import { formClusters, type Clustering } from "../links/clusters.ts";
 import type { Scenario } from "../links/scenario.ts";
 import type { ModelSpec } from "../ml/types.ts";
-import { maskFrom, sameDigest } from "../protocol/codecs.ts";
-import { encodeUpdate, updateCid } from "../protocol/model-bytes.ts";
-import type { RoundRules } from "../protocol/task-config.ts";
-import { aggregateAccepted, roundVerdict, type Rejection, type RoundModels, type RoundUpdate, type RuleSetting } from "../protocol/verdict.ts";
-import { bitsOf, maskOfPeers, type ClusterRecord } from "./cluster-chain.ts";
+import { maskFrom, sameDigest } from "./codecs.ts";
+import { encodeUpdate, updateCid } from "./model-bytes.ts";
+import type { RoundRules } from "./task-config.ts";
+import { aggregateAccepted, roundVerdict, type Rejection, type RoundModels, type RoundUpdate, type RuleSetting } from "./verdict.ts";
+
+/** One head's record of one round, as on chain (ClusterRounds.recordOf). */
+export interface ClusterRecord {
+  headIndex: number;
+  /** peer-index bitmaps */
+  members: bigint;
+  included: bigint;
+  /** null when nothing was included */
+  aggregateCid: CID | null;
+  acceptedSamples: number;
+}
+
+/** Peer indices of a bitmap, ascending. */
+export const bitsOf = (mask: bigint): number[] => {
+  const out: number[] = [];
+  for (let i = 0; mask > 0n; i++, mask >>= 1n) if (mask & 1n) out.push(i);
+  return out;
+};
+/** The bitmap of a set of peer indices. */
+export const maskOfPeers = (peers: readonly number[]): bigint => peers.reduce((m, p) => m | (1n << BigInt(p)), 0n);
 
 /** What every peer knows of the clustered mode: the scenario and the side contract's parameters. */
 export interface ClusterSetup {
@@ -133,6 +158,25 @@ export function judgeCluster(rules: RoundRules, models: RoundModels, members: re
   };
 }
 
+/**
+ * Who checks which cluster in full: for each head, the `k` committee verifiers with the lowest
+ * sha256("peerfl/cluster-checks/v1" | seed | head | verifier), outside the cluster first (a member
+ * may be the head's accomplice), then members other than the head when the committee has too few
+ * outsiders. `seed` is the on-chain check seed (ClusterRounds.checkSeed, 0x hex).
+ */
+export function clusterCheckers(seed: string, clustering: Pick<Clustering, "clusters">, committee: readonly number[], k: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  const rank = (head: number, v: number) => Buffer.from(sha256(new TextEncoder().encode(`peerfl/cluster-checks/v1|${seed.toLowerCase()}|${head}|${v}`))).toString("hex");
+  for (const cl of clustering.clusters) {
+    const members = new Set(cl.members.map((m) => m.peer));
+    const byRank = (vs: number[]) => vs.map((v) => ({ v, r: rank(cl.head, v) })).sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0)).map((x) => x.v);
+    const outsiders = byRank(committee.filter((v) => !members.has(v)));
+    const insiders = byRank(committee.filter((v) => members.has(v) && v !== cl.head));
+    out.set(cl.head, [...outsiders, ...insiders].slice(0, Math.max(1, k)));
+  }
+  return out;
+}
+
 export type ClusterStatus = "ok" | "missing" | "invalid";
 
 export interface ClusterCheck {
@@ -148,6 +192,10 @@ export interface ClusterCheck {
   recomputedCid?: string;
   /** set for status ok: the cluster's global input (null when it included nobody) */
   input?: RoundUpdate | null;
+  /** true when the cluster was recomputed from its members' updates; false: the record was taken as it is */
+  fullyChecked: boolean;
+  /** set when a full check could not be done because some member updates could not be fetched here */
+  incomplete?: string;
 }
 
 export interface ClusteredRound {
@@ -167,7 +215,10 @@ export interface ClusteredRound {
 
 /**
  * Judges a clustered round. `fetch` gives the decoded updates of the commits asked for (in that
- * order; unusable ones with weights null and the reason). Every recorded cluster is recomputed.
+ * order; unusable ones with weights null and the reason). Recorded clusters for which `fullCheck`
+ * says true (default: all) are recomputed from their members' updates; the others enter the global
+ * step with the recorded aggregate (`fetchAggregate`, null when its bytes cannot be had: the cluster
+ * is then checked in full after all) and the recorded included set, without any member download.
  */
 export async function judgeClusteredRound(o: {
   rules: RoundRules;
@@ -178,6 +229,10 @@ export async function judgeClusteredRound(o: {
   commits: readonly IndexedCommit[];
   records: readonly ClusterRecord[];
   fetch: (commitIndices: number[]) => Promise<RoundUpdate[]>;
+  /** whether the cluster of this head is recomputed from its members (default: every cluster) */
+  fullCheck?: (head: number) => boolean;
+  /** the decoded recorded aggregate (float32 PFLW), null when it cannot be fetched */
+  fetchAggregate?: (cid: CID) => Promise<Float32Array | null>;
 }): Promise<ClusteredRound> {
   const clustering = roundClustering(o.setup, o.commits, o.seed);
   const byPeer = new Map(o.commits.map((c) => [c.peerIndex, c]));
@@ -205,7 +260,7 @@ export async function judgeClusteredRound(o: {
     const members = cl.members.map((m) => m.peer);
     const commitsOf = members.map((p) => byPeer.get(p)!);
     const record = recordOf.get(cl.head);
-    const check: ClusterCheck = { head: cl.head, members, status: "ok", ...(record ? { record } : {}) };
+    const check: ClusterCheck = { head: cl.head, members, status: "ok", fullyChecked: false, ...(record ? { record } : {}) };
     clusters.push(check);
     if (!record) {
       check.status = "missing";
@@ -224,18 +279,49 @@ export async function judgeClusteredRound(o: {
       invalid(`recorded members [${bitsOf(record.members).join(", ")}] are not the clustering's [${members.join(", ")}]`);
       continue;
     }
+    /** The head's record as it is: its aggregate (fetched) and included set. False when the aggregate cannot be had. */
+    const takeRecord = async (): Promise<boolean> => {
+      if (!o.fetchAggregate) return false;
+      const weights = record.aggregateCid ? await o.fetchAggregate(record.aggregateCid) : null;
+      if (record.aggregateCid && !weights) return false;
+      const included = bitsOf(record.included);
+      commitsOf.forEach((c, k) => {
+        if (!included.includes(members[k])) rejections.push({ index: c.index, code: "rejected-by-rule", message: `in cluster of peer ${cl.head}: left out by its head (record taken unchecked)` });
+      });
+      check.input = record.aggregateCid ? { cid: record.aggregateCid, numSamples: record.acceptedSamples, weights: weights! } : null;
+      return true;
+    };
+    // Not checked by this verifier: the head's record as it is (its checkers would have challenged a
+    // lie). When the recorded aggregate cannot be fetched, the cluster is checked in full instead.
+    if (o.fullCheck && !o.fullCheck(cl.head) && (await takeRecord())) continue;
+    check.fullyChecked = true;
     await fetchInto(commitsOf.map((c) => c.index));
     const judged = judgeCluster(o.rules, o.models, commitsOf.map((c) => updates.get(c.index)!));
     const included = members.filter((_, k) => judged.included[k]);
     check.recomputedIncluded = included;
     const recomputed = judged.aggregate ? await updateCid(encodeUpdate(judged.aggregate, o.spec)) : null;
     check.recomputedCid = recomputed?.toString();
-    if (record.included !== maskOfPeers(included)) {
-      invalid(`included [${bitsOf(record.included).join(", ")}], but the task's rule includes [${included.join(", ")}]`);
-      continue;
-    }
-    if (recomputed === null ? record.aggregateCid !== null : !record.aggregateCid || !sameDigest(record.aggregateCid, recomputed)) {
-      invalid(`aggregate ${record.aggregateCid?.toString() ?? "(none)"} is not the recomputed ${recomputed?.toString() ?? "(none)"}`);
+    const includedDiffers = record.included !== maskOfPeers(included);
+    const aggregateDiffers = recomputed === null ? record.aggregateCid !== null : !record.aggregateCid || !sameDigest(record.aggregateCid, recomputed);
+    if (includedDiffers || aggregateDiffers) {
+      // Bytes this verifier could not fetch are no evidence against the head: with some member
+      // updates unavailable HERE, the record cannot be checked, so it is taken as it is (or, when
+      // its aggregate cannot be had either, every member is judged alone and the head not blamed).
+      const unfetched = members.filter((_, k) => updates.get(commitsOf[k].index)?.unusable?.code === "unavailable");
+      if (unfetched.length > 0) {
+        check.incomplete = `the updates of member(s) [${unfetched.join(", ")}] could not be fetched here: the record cannot be checked and is not blamed`;
+        check.fullyChecked = false;
+        delete check.recomputedIncluded;
+        delete check.recomputedCid;
+        if (await takeRecord()) continue;
+        check.status = "missing";
+        check.reason = `${check.incomplete}; its aggregate could not be fetched either: its members are judged alone`;
+        lone.push(...commitsOf.map((c) => c.index));
+        continue;
+      }
+      invalid(includedDiffers
+        ? `included [${bitsOf(record.included).join(", ")}], but the task's rule includes [${included.join(", ")}]`
+        : `aggregate ${record.aggregateCid?.toString() ?? "(none)"} is not the recomputed ${recomputed?.toString() ?? "(none)"}`);
       continue;
     }
     for (const rj of judged.rejections) rejections.push({ ...rj, index: commitsOf[rj.index].index, message: `in cluster of peer ${cl.head}: ${rj.message}` });
@@ -248,7 +334,8 @@ export async function judgeClusteredRound(o: {
 
   const inputs: ClusteredRound["inputs"] = [];
   for (const ch of clusters) {
-    if (ch.status === "ok" && ch.input) inputs.push({ kind: "cluster", head: ch.head, commits: ch.recomputedIncluded!.map((p) => byPeer.get(p)!.index), update: ch.input });
+    const included = ch.recomputedIncluded ?? (ch.record ? bitsOf(ch.record.included) : []);
+    if (ch.status === "ok" && ch.input) inputs.push({ kind: "cluster", head: ch.head, commits: included.map((p) => byPeer.get(p)!.index), update: ch.input });
   }
   for (const i of loneJudged) inputs.push({ kind: "lone", commits: [i], update: updates.get(i)! });
   const verdict = inputs.length > 0 ? roundVerdict(globalVerdictSetting(o.rules), o.models, inputs.map((x) => x.update)) : { accepted: [], rejections: [] };
