@@ -23,7 +23,7 @@ function program(): Command {
     .option("--seed <n>", "seed of the initial weights", int("--seed", 0), 7)
     .option("--ipfs-api <url>", "Kubo RPC API of the creator's IPFS node (e.g. peerfl ipfs daemon)", "http://127.0.0.1:5001")
     .option("--rounds <n>", "rounds", int("--rounds", 1), 5)
-    .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping, flame, validation-vote, root-validation", "root-validation")
+    .option("--rule <name>", "robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping, flame, validation-vote, root-validation", "centered-clipping")
     .option("--dataset <name>", "root-validation: dataset whose training split the public root set is drawn from", "mnist")
     .option("--root-per-class <n>", "root-validation: root-set samples per class", int("--root-per-class", 1), 50)
     .option("--peers <n>", "root-validation: the task's peers, to draw the root set from samples no peer holds", int("--peers", 1), 10)

@@ -167,7 +167,7 @@ export interface ChainRestart {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
-  rule: "root-validation", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
+  rule: "centered-clipping", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
   dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0, unlucky: 0, unluckyRounds: [1],
   json: "bench/results/demo.json",
 };
