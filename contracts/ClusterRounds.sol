@@ -165,11 +165,7 @@ contract ClusterRounds {
     /// keccak256(abi.encode(this, round, blockhash(seed block))). Records are final before the seed
     /// block exists, so no head can know at record time whom the seed assigns to check it.
     function drawCheckSeed(uint32 round) external {
-        if (!configured) revert NotConfigured();
-        uint32 current = task.currentRound();
-        if (round != current) revert WrongRound(round, current);
-        (IFederatedTask.Phase phase,,,,,,,,,) = task.getRound(round);
-        if (phase != IFederatedTask.Phase.VerifyCommit) revert WrongPhase(round, uint8(phase));
+        _requireVerifyCommit(round);
         uint64 deadline = recordDeadline(round);
         if (block.timestamp <= deadline) revert CheckSeedTooEarly(round, deadline);
         if (_checkSeed[round] != bytes32(0)) revert CheckSeedAlreadyDrawn(round);
@@ -194,11 +190,7 @@ contract ClusterRounds {
     /// challenge window: every verifier then checks that cluster in full (docs/d2d-clusters.md). An
     /// unjustified challenge costs bandwidth only; the audit marks it justified or not.
     function challengeCluster(uint32 round, uint16 headIndex) external {
-        if (!configured) revert NotConfigured();
-        uint32 current = task.currentRound();
-        if (round != current) revert WrongRound(round, current);
-        (IFederatedTask.Phase phase,,,,,,,,,) = task.getRound(round);
-        if (phase != IFederatedTask.Phase.VerifyCommit) revert WrongPhase(round, uint8(phase));
+        _requireVerifyCommit(round);
         uint64 opens = recordDeadline(round);
         if (block.timestamp <= opens) revert ChallengeWindowNotOpen(round, opens);
         uint64 closes = challengeDeadline(round);
@@ -222,14 +214,20 @@ contract ClusterRounds {
         return _challenger[round][headIndex];
     }
 
-    /// @notice A cluster head records its cluster of `round`: members (peer-index bitmap, itself
-    /// included), the members it included, and the cluster aggregate's CID.
-    function recordCluster(uint32 round, uint256 members, uint256 included, bytes calldata aggregateCid) external {
+    /// @dev Reverts unless configured and `round` is the task's current round in VerifyCommit, the
+    /// phase in which records, check seeds and challenges are taken.
+    function _requireVerifyCommit(uint32 round) private view {
         if (!configured) revert NotConfigured();
         uint32 current = task.currentRound();
         if (round != current) revert WrongRound(round, current);
         (IFederatedTask.Phase phase,,,,,,,,,) = task.getRound(round);
         if (phase != IFederatedTask.Phase.VerifyCommit) revert WrongPhase(round, uint8(phase));
+    }
+
+    /// @notice A cluster head records its cluster of `round`: members (peer-index bitmap, itself
+    /// included), the members it included, and the cluster aggregate's CID.
+    function recordCluster(uint32 round, uint256 members, uint256 included, bytes calldata aggregateCid) external {
+        _requireVerifyCommit(round);
         uint64 deadline = recordDeadline(round);
         if (block.timestamp > deadline) revert RecordWindowClosed(round, deadline);
         uint16 head = _headIndex(msg.sender);

@@ -359,9 +359,14 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   // snapshot, so it neither wakes the agent again nor voids the snapshot. (Strictly earlier: an
   // eth_call may run at "latest" or at the pending block, depending on the node.)
   let primedBlock = 0;
+  // Counts events that void the snapshot. prime() keeps its multicall's answers only when none came
+  // while it ran: an event that arrives after the multicall executed but before its answer is read
+  // would otherwise leave a snapshot older than the event it announced, and the agent would sleep on
+  // that stale phase until its old deadline (seen under load: verifiers slept through VerifyReveal).
+  let eventGeneration = 0;
   const dispatch = (raw: StreamLog) => {
     const seen = raw.blockNumber > 0 && raw.blockNumber < primedBlock && memoAt !== 0;
-    if (!seen) dropMemo();
+    if (!seen) { dropMemo(); eventGeneration++; }
     const e = decode(raw);
     if (e.name && PEER_LIST_EVENTS.has(e.name)) peersCache = undefined;
     for (const l of listeners) { try { l(e); } catch (err) { log.debug("event-listener-failed", { reason: (err as Error).message }); } }
@@ -448,9 +453,12 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
         if (round > 1) calls.push({ name: "getRound", args: [round - 1] });
       }
       const startedAt = Date.now();
+      const generation = eventGeneration;
       wakePending = false; // what happened so far is in this snapshot; later events set it again
       const r = await multicall(provider, contractAddress, contract.interface, calls).catch(() => null);
       if (!r) return false;
+      // An event came while the multicall ran: its state may be missing from r, so read live instead.
+      if (eventGeneration !== generation) return false;
       dropMemo();
       primedBlock = r.blockNumber;
       r.results.forEach((res, i) => {
