@@ -39,9 +39,10 @@ export function fetchOrder(account: string, count: number): number[] {
  * judge them with protocol/verdict.ts. Fetching runs until the verify-commit window's end minus the
  * time to judge and commit (phaseBudget), retrying what did not come: an update is judged
  * "unavailable" only when its bytes never arrived by then, not because one attempt was slow.
- * Content that decodes badly is rejected at once.
+ * Content that decodes badly is rejected at once. Throws VerifierAbstainedError (judging nothing) when
+ * this verifier fetched too few updates to tell withholding trainers from its own trouble.
  */
-export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict & { health?: FetchHealth }> {
+export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RoundVerdict> {
   // Private mode: judge the unmasked candidate aggregate, not single (masked) updates.
   if (ctx.secagg) return privateVerdict(ctx, round, fetchTimeoutMs);
   // Clustered rounds: judge cluster aggregates (recomputed from the members' CIDs) and lone updates.
@@ -57,6 +58,11 @@ export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchT
   const updates = new Array<(typeof fetched)[number]>(commits.length);
   order.forEach((i, k) => { updates[i] = fetched[k]; });
   const health = fetchHealth(updates);
+  // Too few updates came to judge the round fairly: commit nothing, and skip judging it.
+  if (health.abstain) {
+    log.info("verdict-computed", { round: round.round, fetchMs: Date.now() - fetchStart, judgeMs: 0, ...health });
+    throw new VerifierAbstainedError(round.round, health);
+  }
   const judgeStart = Date.now();
   const rules = roundRulesOf(task);
   // A rule with a private vote (validation-vote) scores the updates on this verifier's held-out split:
@@ -75,22 +81,21 @@ export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchT
   if ("voteScores" in verdict && verdict.voteScores) log.info("validation-vote", { round: round.round, scores: verdict.voteScores.map((v) => `${v.index}:${v.score.toFixed(4)}`).join(" ") });
   // Where the verify window goes (docs/scale.md): fetching the updates, then judging them.
   log.info("verdict-computed", { round: round.round, fetchMs: judgeStart - fetchStart, judgeMs: Date.now() - judgeStart, ...health });
-  // An abstaining verifier votes on nothing (runVerifier): its fetch failures are not rejections.
-  if (!health.abstain) for (const r of verdict.rejections) {
+  for (const r of verdict.rejections) {
     log.info(r.code === "unavailable" || r.code === "bad-encoding" || r.code === "non-finite" ? "update-rejected-invalid" : "update-rejected", {
       round: round.round, commit: r.index, trainer: commits[r.index].trainer, code: r.code, reason: r.message,
     });
   }
-  return { ...verdict, health };
+  return verdict;
 }
 
 /**
  * VerifyCommit: judge the round and commit to the mask (nobody can copy it before the reveal window).
- * Throws VerifierAbstainedError, committing nothing, when this verifier fetched too few updates.
+ * computeVerdict throws VerifierAbstainedError, and nothing is committed, when this verifier fetched
+ * too few updates.
  */
 export async function runVerifier(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number, pending: RevealStore): Promise<bigint> {
   const verdict = await computeVerdict(ctx, round, fetchTimeoutMs);
-  if (verdict.health?.abstain) throw new VerifierAbstainedError(round.round, verdict.health);
   const salt = await ctx.chain.saltFor(round.round, "verdict");
   pending.set(ctx.chain.contractAddress, round.round, { kind: "verdict", mask: verdict.mask.toString() });
   const sent = await ctx.chain.commitVerdict(round.round, verdictCommitment(ctx.chain.contractAddress, round.round, ctx.chain.account, verdict.mask, salt));
