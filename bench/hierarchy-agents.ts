@@ -3,9 +3,11 @@
 // medium: libp2p traffic between peers over Uu (infrastructure links, both legs of a relay) against
 // the sidelink (direct D2D links, the UE leg of a relay), and the chain JSON-RPC apart. Merges the
 // result as `agentsDemo` into bench/results/hierarchy-detail.json (the simulator's rows stay as they are).
-//   node --import tsx bench/hierarchy-agents.ts [--from clustered.json,flat.json] [--scenario FILE] [--peers N] [--rounds 2] [--samples 300] [--checkers 2] [--only clustered|flat]
+//   node --import tsx bench/hierarchy-agents.ts [--from clustered.json,flat.json] [--scenario FILE] [--peers N] [--rounds 2] [--samples 300] [--inside 1] [--outside-bps 4000] [--only clustered|flat]
 // Clustered runs use sampled checks (docs/d2d-clusters.md): each cluster is checked in full by
-// --checkers committee verifiers drawn after the records; the others fetch only its aggregate.
+// --inside committee verifiers among its members (sidelink) and, with probability --outside-bps / 10000
+// per cluster and round, by one committee verifier outside it, all drawn after the records; the other
+// verifiers fetch only its aggregate.
 // --only runs one mode and writes its summary to /tmp/peerfl-agents-<mode>.json (to split the runs
 // over several heavy-lock holds); --from then combines the two summaries.
 // With --from it reads `peerfl demo --json` summaries (the first clustered, the optional second flat)
@@ -20,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { values: a } = parseArgs({ options: { from: { type: "string" }, peers: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, scenario: { type: "string" }, checkers: { type: "string" }, only: { type: "string" } } });
+const { values: a } = parseArgs({ options: { from: { type: "string" }, peers: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, scenario: { type: "string" }, inside: { type: "string" }, "outside-bps": { type: "string" }, only: { type: "string" } } });
 const scenario = a.scenario ?? "examples/scenarios/d2d-9peers.json";
 const scenarioPeers = (JSON.parse(readFileSync(join(root, scenario), "utf8")) as { peers: unknown[] }).peers.length;
 
@@ -62,8 +64,9 @@ if (a.from) {
     peers: Number(a.peers ?? scenarioPeers), rounds: Number(a.rounds ?? 2), attackers: 0, scenario, maxSamples: Number(a.samples ?? 300),
     rule: "centered-clipping" as const, trainingWindow: 60, verificationWindow: 90, quiet: true,
   };
+  const checks = { insideCheckers: Number(a.inside ?? 1), outsideCheckBps: Number(a["outside-bps"] ?? 4000) };
   const runMode = async (mode: string) => {
-    const r = (await runDemo(mode === "clustered" ? { ...common, clusters: true, clusterCheckers: Number(a.checkers ?? 2) } : common)).result as unknown as Summary;
+    const r = (await runDemo(mode === "clustered" ? { ...common, clusters: true, clusterChecks: checks } : common)).result as unknown as Summary;
     writeFileSync(`/tmp/peerfl-agents-${mode}.json`, JSON.stringify(r, null, 2) + "\n");
     return r;
   };
@@ -79,16 +82,18 @@ if (a.from) {
 const c = media(clustered), f = flat ? media(flat) : null;
 const row = {
   what: "real agents (peerfl demo): libp2p bytes between peers per round by medium, from the agents' own link counters; chain RPC apart",
-  scenario, peers: clustered.peers, rule: clustered.rule ?? null, checkersPerCluster: Number(a.checkers ?? 2), measuredAt: new Date().toISOString(), loadAverage: a.from ? null : load0, ...(a.from ? { from: a.from } : {}),
+  scenario, peers: clustered.peers, rule: clustered.rule ?? null, insideCheckers: Number(a.inside ?? 1), outsideCheckBps: Number(a["outside-bps"] ?? 4000), measuredAt: new Date().toISOString(), loadAverage: a.from ? null : load0, ...(a.from ? { from: a.from } : {}),
   clustered: c, flat: f,
   peerUuCutPct: f && f.peerUuBytesPerRound > 0 ? Math.round((1 - c.peerUuBytesPerRound / f.peerUuBytesPerRound) * 1000) / 10 : null,
   accuracyDeltaPoints: f && c.finalAccuracy !== null && f.finalAccuracy !== null ? Math.round((c.finalAccuracy - f.finalAccuracy) * 10000) / 100 : null,
   clusterRecords: clustered.clusters?.rounds ?? [],
-  note: "sampled checks: each cluster is recomputed from its members' updates only by the committee verifiers the on-chain check seed draws (outside the cluster first); the other verifiers fetch its aggregate; lone peers' updates go to every verifier over Uu in both modes. See docs/d2d-clusters.md." +
+  note: "sampled checks: each cluster is recomputed from its members' updates only by the committee verifiers the on-chain check seed draws (insideCheckers among its members, over the sidelink; one outsider with probability outsideCheckBps); the other verifiers fetch its aggregate; a head leaves out members it could not fetch (judged alone); lone peers' updates go to every verifier over Uu in both modes. See docs/d2d-clusters.md." +
     (f ? "" : " No flat baseline in this row."),
 };
 const file = join(root, "bench/results/hierarchy-detail.json");
 const detail = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
-detail.agentsDemo = row;
+// The default scenario's row is `agentsDemo`; rows of other scenarios go under `agentsDemoScenarios`.
+if (scenario === "examples/scenarios/d2d-9peers.json") detail.agentsDemo = row;
+else detail.agentsDemoScenarios = { ...detail.agentsDemoScenarios, [scenario]: row };
 writeFileSync(file, JSON.stringify(detail, null, 2) + "\n");
 console.log(JSON.stringify(row, null, 2));

@@ -26,6 +26,7 @@ import { Command } from "commander";
 import { runDemo, type DemoControl } from "../node/demo/demo.ts";
 import { PROJECT_ROOT } from "../node/lib/paths.ts";
 import type { RuleName } from "../node/protocol/index.ts";
+import { readPeerEvents, roundTimeline } from "./round-timeline.ts";
 
 const cli = new Command("bench:scale")
   .option("--peers <list>", "peer counts, comma-separated", "10,25,50")
@@ -88,7 +89,7 @@ function startedAtMs(pid: number | undefined): number | null {
   } catch { return null; }
 }
 
-interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number; code?: string; failed?: number }
+interface LogEvent { t: string; event: string; round?: number; trainSeconds?: string; calls?: number; byMethod?: Record<string, number>; modelBytesFetched?: number; code?: string; failed?: number; snapshotRereads?: number; ownerHits?: number; ownerMisses?: number }
 
 function readEvents(file: string): LogEvent[] {
   if (!existsSync(file)) return [];
@@ -162,6 +163,9 @@ for (const [k, peers] of peerCounts.entries()) {
   const registered: number[] = [];
   // Verification fairness under load: how often a committee verifier judged an (honest: there are
   // no attackers here) update "unavailable", and how many updates the chain's tally rejected.
+  // Snapshots read again after an event raced them (node/chain/snapshot-read.ts); fetches the committer
+  // (or an aggregator) served alone, and those that fell back to the swarm (owner-first fetching).
+  let snapshotRereads = 0, ownerHits = 0, ownerMisses = 0;
   let unavailableVotes = 0, verdictsCommitted = 0, verdictsAbstained = 0, peersExcluded = 0, dialFailures = 0;
   for (let i = 0; i < peers; i++) {
     for (const e of readEvents(path.join(demo.workDir, `peer${i}.log`))) {
@@ -170,6 +174,9 @@ for (const [k, peers] of peerCounts.entries()) {
         rpc.push({ peer: i, round: e.round, calls: e.calls ?? 0 });
         bytes.set(e.round, (bytes.get(e.round) ?? 0) + (e.modelBytesFetched ?? 0));
         for (const [m, n] of Object.entries(e.byMethod ?? {})) byMethod[m] = (byMethod[m] ?? 0) + n;
+        snapshotRereads += e.snapshotRereads ?? 0;
+        ownerHits += e.ownerHits ?? 0;
+        ownerMisses += e.ownerMisses ?? 0;
       }
       if (e.event === "update-rejected-invalid" && e.code === "unavailable") unavailableVotes++;
       if (e.event === "verdict-committed") verdictsCommitted++;
@@ -218,6 +225,10 @@ for (const [k, peers] of peerCounts.entries()) {
     },
     // libp2p dials that failed in the agents' own passes (at the start and retried each round), not counting re-dials on a fetch miss.
     ipfsDialFailures: dialFailures,
+    snapshotRereadsPerAgentPerRound: round2(snapshotRereads / Math.max(1, rpc.length)),
+    ownerFirstFetches: { servedByOwner: ownerHits, fellBackToSwarm: ownerMisses },
+    // Where each round's time went (bench/round-timeline.ts): phases, and inside them the agents' work.
+    timeline: (() => { const ev = readPeerEvents(demo.workDir); return perRound.map((r) => roundTimeline(ev, r.round)); })(),
     loadAverage: (await import("node:os")).loadavg().map(round2),
   });
   process.stdout.write(`  ${JSON.stringify(row)}\n`);

@@ -21,8 +21,14 @@ import {CidCodec} from "./lib/CidCodec.sol";
 ///   members' content is checked off chain (by the verifiers and the audit), as only they can.
 /// - Sampled checks: once the record window closed, `drawCheckSeed` fixes a seed block and then stores
 ///   keccak256(this, round, blockhash(seed block)) — a seed that did not exist while heads recorded.
-///   From it every peer computes which `checkersPerCluster` committee verifiers check each cluster
-///   (node/protocol/cluster-round.ts clusterCheckers); the others take the head's aggregate as recorded.
+///   From it every peer computes who checks each cluster (node/protocol/cluster-round.ts
+///   clusterCheckers): `insideCheckers` committee verifiers among the cluster's own members (over the
+///   sidelink: no Uu bytes) and, with probability `outsideCheckBps` per cluster and round, one committee
+///   verifier from outside the cluster (members may collude with their head; the outside sample is
+///   what makes lying a losing bet, docs/d2d-clusters.md). The others take the head's aggregate as recorded.
+/// - A head that could not fetch some member's update records the members it aggregated over; the
+///   clustering's members it left out are judged alone by every verifier (the flat path), so leaving
+///   a member out never hurts that member.
 /// - `challengeCluster` (a committee verifier of the round, in the challenge window after the record
 ///   window): a checker that found a lying head flags its cluster; every verifier then checks that
 ///   cluster in full from its members' updates (a caught head's own commit is rejected, its members
@@ -37,12 +43,13 @@ contract ClusterRounds {
         uint16 minHeadBatteryBps;   // battery a head needs, bps of full (node/links/clusters.ts minHeadEnergy)
         uint16 recordWindowBps;     // share of the verify-commit window open for records (1..9000 bps)
         uint16 challengeWindowBps;  // share after the record window open for challenges (1..9000 bps; record + challenge <= 9000)
-        uint8 checkersPerCluster;   // committee verifiers assigned to check each cluster (1..16)
+        uint8 insideCheckers;       // k: committee verifiers among the cluster's members drawn to check it (0..16)
+        uint16 outsideCheckBps;     // p: chance per cluster and round that one outside committee verifier checks it too (1..10000 bps)
     }
 
     /// @notice One head's record of one round.
     struct Record {
-        uint256 members;        // peer-index bitmap: head + members (all committed this round)
+        uint256 members;        // peer-index bitmap: head + the members it aggregated over (all committed this round)
         uint256 included;       // subset of members accepted by the rule at cluster level
         bytes aggregateCid;     // the cluster aggregate (empty when nothing was included)
         uint64 acceptedSamples; // sum of the included members' committed numSamples
@@ -50,6 +57,8 @@ contract ClusterRounds {
 
     bytes32 public constant INITIATOR_ROLE = keccak256("INITIATOR_ROLE");
     uint8 private constant _TRAINER = 1;
+    /// @dev FederatedTask robustRule id of validation-vote (node/protocol/ids.ts).
+    uint8 private constant _VALIDATION_VOTE = 7;
 
     IFederatedTask public immutable task;
     bool public configured;
@@ -81,6 +90,9 @@ contract ClusterRounds {
     error ZeroTask();
     error NotInitiator(address caller);
     error AlreadyConfigured();
+    /// @notice The task's rule votes privately (validation-vote: each verifier scores on its own held-out
+    /// data), so nobody can recompute a head's cluster verdict: clustered mode cannot check its heads.
+    error RuleNotCheckable(uint8 robustRule);
     error NotConfigured();
     error TaskNotConfigured();
     error TaskAlreadyStarted();
@@ -124,12 +136,15 @@ contract ClusterRounds {
         IFederatedTask.TaskConfig memory tc = task.taskConfig();
         if (tc.verificationDuration == 0 || tc.modelSpecCid.length == 0) revert TaskNotConfigured();
         if (task.taskStarted()) revert TaskAlreadyStarted();
+        if (tc.robustRule == _VALIDATION_VOTE) revert RuleNotCheckable(tc.robustRule);
         CidCodec.decode(c.scenarioCid);
         if (c.maxClusterSize < 2 || c.maxClusterSize > 32) revert InvalidConfig("maxClusterSize");
         if (c.minHeadBatteryBps > 10000) revert InvalidConfig("minHeadBatteryBps");
         if (c.recordWindowBps == 0 || c.recordWindowBps > 9000) revert InvalidConfig("recordWindowBps");
         if (c.challengeWindowBps == 0 || uint256(c.recordWindowBps) + c.challengeWindowBps > 9000) revert InvalidConfig("challengeWindowBps");
-        if (c.checkersPerCluster == 0 || c.checkersPerCluster > 16) revert InvalidConfig("checkersPerCluster");
+        if (c.insideCheckers > 16) revert InvalidConfig("insideCheckers");
+        // p = 0 would leave every cluster to checkers its head may have chosen as accomplices (its neighbours).
+        if (c.outsideCheckBps == 0 || c.outsideCheckBps > 10000) revert InvalidConfig("outsideCheckBps");
         _config = c;
         verificationDuration = tc.verificationDuration;
         configured = true;
@@ -225,7 +240,8 @@ contract ClusterRounds {
     }
 
     /// @notice A cluster head records its cluster of `round`: members (peer-index bitmap, itself
-    /// included), the members it included, and the cluster aggregate's CID.
+    /// included: the members it aggregated over, a subset of its clustering's members when it could
+    /// not fetch some), the members it included, and the cluster aggregate's CID.
     function recordCluster(uint32 round, uint256 members, uint256 included, bytes calldata aggregateCid) external {
         _requireVerifyCommit(round);
         uint64 deadline = recordDeadline(round);

@@ -10,9 +10,11 @@
 import { Contract, type ContractRunner } from "ethers";
 import { decodeModelSpec } from "../node/ml/codec.ts";
 import type { ModelSpec } from "../node/ml/types.ts";
-import { clusterRoundsReader, bitsOf, type ClusterRoundsReader } from "../node/roles/cluster-chain.ts";
+import { checkPolicyOf, clusterRoundsReader, bitsOf, type ClusterRoundsReader } from "../node/roles/cluster-chain.ts";
 import { aggregateClusteredRound, clusterCheckers, clusterSeed, judgeClusteredRound, type ClusterSetup, type IndexedCommit } from "../node/protocol/cluster-round.ts";
 import { clusterSetupFrom } from "../node/roles/cluster-roles.ts";
+import { createRule, hasRootVote } from "../node/aggregation/rules.ts";
+import { rootLossOf } from "../node/roles/root-set.ts";
 import { decodeUpdate, encodeUpdate, maskHas, maskHex, parseCid, Phase, phaseName, updateCid, type RoundModels, type RoundUpdate } from "../node/protocol/index.ts";
 import type { AuditIO, AuditResult } from "./audit.ts";
 
@@ -36,7 +38,9 @@ export interface AuditedCluster {
   aggregateCidOnChain: string | null;
   aggregateCidRecomputed: string | null;
   acceptedSamples: number | null;
-  /** committee verifiers the check seed assigned to check this cluster in full */
+  /** members the head's record left out (it could not fetch them): judged alone, not blamed on the head */
+  leftOut: number[];
+  /** committee verifiers the check seed assigned to check this cluster in full (k members, an outsider when sampled) */
   checkers: number[];
   /** who challenged the record (null: nobody) and whether the head had lied */
   challengedBy: string | null;
@@ -111,7 +115,14 @@ export async function auditClusteredRound(round: number, io: AuditIO, cio: Clust
   const fetchAggregate = async (cid: { toString(): string }) => {
     try { return decodeUpdate(await io.fetch(cid.toString()), spec); } catch { return null; }
   };
-  const common = { rules: config.rules, models, spec, setup, seed, commits, records, fetch, fetchAggregate };
+  // root-validation: its root-set vote is deterministic, so the audit applies it at both levels as the head and verifiers do.
+  const rootLoss = hasRootVote(createRule(config.rules.rule))
+    ? await rootLossOf({ get: (cid: string) => io.fetch(cid) }, spec, 20_000).catch((error: unknown) => {
+      differences.push(`root set of the model spec unavailable or invalid: ${errorText(error)}; only the public pre-filter was recomputed`);
+      return null;
+    })
+    : null;
+  const common = { rules: config.rules, models, spec, setup, seed, commits, records, fetch, fetchAggregate, rootLoss };
   // The truth: every cluster recomputed from its members' updates.
   const truth = await judgeClusteredRound(common);
   // What the protocol decides: challenged clusters in full, every other record as it is.
@@ -119,7 +130,7 @@ export async function auditClusteredRound(round: number, io: AuditIO, cio: Clust
   const checkSeed = await cio.reader.checkSeed(round);
   result.checkSeed = checkSeed.seed;
   result.checkSeedBlock = checkSeed.seedBlock;
-  const checkers = checkSeed.seed ? clusterCheckers(checkSeed.seed, truth.clustering, await cio.verifierCommittee(round), (await cio.reader.config())?.checkersPerCluster ?? 2) : new Map<number, number[]>();
+  const checkers = checkSeed.seed ? clusterCheckers(checkSeed.seed, truth.clustering, await cio.verifierCommittee(round), await checkPolicyOf(cio.reader)) : new Map<number, number[]>();
   result.acceptedMaskRecomputed = maskHex(judged.mask);
   result.unclustered = judged.clustering.unclustered;
   result.clusters = truth.clusters.map((c) => {
@@ -128,13 +139,13 @@ export async function auditClusteredRound(round: number, io: AuditIO, cio: Clust
       head: c.head, members: c.members, status: c.status, ...(c.reason || c.incomplete ? { reason: c.reason ?? c.incomplete } : {}),
       includedOnChain: c.record ? bitsOf(c.record.included) : null, includedRecomputed: c.recomputedIncluded ?? null,
       aggregateCidOnChain: c.record?.aggregateCid?.toString() ?? null, aggregateCidRecomputed: c.recomputedCid ?? null,
-      acceptedSamples: c.record?.acceptedSamples ?? null,
+      acceptedSamples: c.record?.acceptedSamples ?? null, leftOut: c.leftOut ?? [],
       checkers: checkers.get(c.head) ?? [], challengedBy: by, challenge: by ? (c.status === "invalid" ? "justified" : "unjustified") : null,
     };
   });
   for (const r of judged.strayRecords) {
     const by = challenges.get(r.headIndex) ?? null;
-    result.clusters.push({ head: r.headIndex, members: bitsOf(r.members), status: "invalid", reason: "recorded a cluster it does not head", includedOnChain: bitsOf(r.included), includedRecomputed: null, aggregateCidOnChain: r.aggregateCid?.toString() ?? null, aggregateCidRecomputed: null, acceptedSamples: r.acceptedSamples, checkers: [], challengedBy: by, challenge: by ? "justified" : null });
+    result.clusters.push({ head: r.headIndex, members: bitsOf(r.members), status: "invalid", reason: "recorded a cluster it does not head", includedOnChain: bitsOf(r.included), includedRecomputed: null, aggregateCidOnChain: r.aggregateCid?.toString() ?? null, aggregateCidRecomputed: null, acceptedSamples: r.acceptedSamples, leftOut: [], checkers: [], challengedBy: by, challenge: by ? "justified" : null });
   }
   // A lie whose record is public (wrong members) is caught by every verifier without a check; one
   // in the content (included set, aggregate) only through a checker's challenge.
@@ -169,6 +180,7 @@ export function formatClusterAudit(r: ClusteredAuditResult): string {
   for (const c of r.clusters) {
     lines.push(`    head peer${c.head} members ${c.members.join(",")}: ${c.status}` +
       (c.status === "ok" ? `, included ${(c.includedRecomputed ?? []).join(",") || "none"}, ${c.acceptedSamples} samples, aggregate ${c.aggregateCidOnChain ?? "none"} reproduces` : ` — ${c.reason ?? ""}`));
+    if (c.leftOut.length) lines.push(`      left out by the head (not fetched in its record window), judged alone: ${c.leftOut.map((p) => `peer${p}`).join(", ")}`);
     lines.push(`      checkers ${c.checkers.length ? c.checkers.map((p) => `peer${p}`).join(", ") : "none"}; ` +
       (c.challengedBy ? `challenged by ${c.challengedBy} (${c.challenge})` : "not challenged"));
   }

@@ -76,7 +76,7 @@ export class ExplorerService {
     this.audits = new AuditService(ctx, this.rounds, this.peers.dialKnownPeers, options.rules, options.maxConcurrentAudits, options.clusterRounds ?? null, options.secagg ?? null);
     this.live = new LiveService(ctx, this.peers.dialKnownPeers, options.linkStatsPath);
     this.privacy = new PrivacyService(ctx, options.privacyLedger ?? null);
-    this.clusters = new ClustersService(ctx, options.clusterRounds ?? null);
+    this.clusters = new ClustersService(ctx, options.clusterRounds ?? null, this.peers.dialKnownPeers);
   }
 
   status(): ExplorerStatus {

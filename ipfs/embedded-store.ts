@@ -12,7 +12,7 @@ import { unixfs, type UnixFS } from "@helia/unixfs";
 import { identify, type Identify } from "@libp2p/identify";
 import { KEEP_ALIVE } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
 import { createHeliaLight } from "helia";
@@ -66,9 +66,21 @@ export interface CatOptions extends GetOptions { offset?: number; length?: numbe
 export interface OpenedFile { cid: string; size: number; content: AsyncIterable<Uint8Array> }
 
 type HeliaNode = HeliaWithLibp2p<{ identify: Identify }>;
+/** A blockstore that fetches only from chosen providers (Helia's session). */
+type SessionBlockstore = ReturnType<HeliaNode["blockstore"]["createSession"]>;
+
+/** Share of a get's timeout spent asking only the content's owners before the whole swarm is asked. */
+const OWNER_SHARE = 0.6;
+/** Shortest swarm attempt after the owners missed. */
+const MIN_SWARM_MS = 1_000;
+/** CIDs whose owners are remembered (hintProviders), newest kept. A round has at most 255 updates. */
+const MAX_PROVIDER_HINTS = 1_024;
 
 export class EmbeddedStore implements ModelStore {
   private readonly fs: UnixFS;
+  private readonly providerHints = new Map<string, string[]>();
+  private ownerHits = 0;
+  private ownerMisses = 0;
   private stopped = false;
   /** addresses allowed besides loopback (EmbeddedStoreOptions.allowIp) */
   private allowIp?: (ip: string) => boolean;
@@ -148,12 +160,79 @@ export class EmbeddedStore implements ModelStore {
   }
 
   async get(cid: string, options: GetOptions = {}): Promise<Uint8Array> {
+    const owners = options.providers ?? this.providerHints.get(cid);
+    if (owners && owners.length > 0 && !this.stopped) {
+      const fromOwners = await this.getFromOwners(cid, owners, options);
+      if (fromOwners.bytes) return fromOwners.bytes;
+      // Blocks that did come are local now: the swarm is asked only for the rest, in the time left.
+      options = { ...options, timeoutMs: Math.max(MIN_SWARM_MS, (options.timeoutMs ?? DEFAULT_GET_TIMEOUT_MS) - fromOwners.spentMs) };
+    }
     return this.withDeadline(cid, options, async (signal, parsed) => {
       const file = await this.openParsed(parsed, options.maxBytes ?? DEFAULT_MAX_BYTES, signal);
       const chunks: Uint8Array[] = [];
       for await (const chunk of file.content) chunks.push(chunk);
       return concatChunks(chunks);
     });
+  }
+
+  ownerFetchStats(): { ownerHits: number; ownerMisses: number } {
+    return { ownerHits: this.ownerHits, ownerMisses: this.ownerMisses };
+  }
+
+  /** Remember who holds `cid` (its committer): later gets ask them first (GetOptions.providers). */
+  hintProviders(cid: string, providers: string[]): void {
+    this.providerHints.delete(cid);
+    this.providerHints.set(cid, providers);
+    // Bounded: a long task must not grow this map; the oldest hints go first.
+    while (this.providerHints.size > MAX_PROVIDER_HINTS) this.providerHints.delete(this.providerHints.keys().next().value!);
+  }
+
+  /**
+   * Owner-first fetching. Plain bitswap sends each want to every connected peer, and every peer that
+   * already holds the block sends it: at 50 peers a verifier received the same update from many
+   * peers at once, and fetches timed out. A Helia session whose only providers are `owners` asks
+   * them alone (want-block to that peer). Bounded by OWNER_SHARE of the caller's timeout; on a miss
+   * (the owner is gone, slow, or does not have it) returns how long it spent, and the caller falls
+   * back to the whole swarm. Errors that are final (too large, bad CID, the caller aborted) throw.
+   */
+  private async getFromOwners(cid: string, owners: string[], options: GetOptions): Promise<{ bytes: Uint8Array } | { bytes?: undefined; spentMs: number }> {
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_GET_TIMEOUT_MS;
+    const providers = owners.flatMap((a) => {
+      try { return [this.providerOf(a)]; } catch { return []; }
+    });
+    if (providers.length === 0) return { spentMs: 0 };
+    try {
+      const bytes = await this.withDeadline(cid, { ...options, timeoutMs: Math.max(1, Math.floor(timeoutMs * OWNER_SHARE)) }, async (signal, parsed) => {
+        const session = this.helia.blockstore.createSession(parsed, { providers, signal });
+        try {
+          const file = await this.openParsed(parsed, options.maxBytes ?? DEFAULT_MAX_BYTES, signal, signal, undefined, undefined, session);
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of file.content) chunks.push(chunk);
+          return concatChunks(chunks);
+        } finally {
+          session.close();
+        }
+      });
+      this.ownerHits++;
+      return { bytes };
+    } catch (err) {
+      if (err instanceof ContentTooLargeError || err instanceof GetAbortedError || (err as Error).name === "InvalidCidError") throw err;
+      this.ownerMisses++;
+      this.log?.debug("ipfs.owner-miss", { cid, owners: owners.length, reason: (err as Error).message });
+      return { spentMs: Date.now() - started };
+    }
+  }
+
+  /** A session provider for a multiaddr: the connected peer itself when its /p2p/ id is connected, else the address (dialled). */
+  private providerOf(address: string): CID | Multiaddr {
+    const ma = multiaddr(address);
+    const id = ma.getComponents().findLast((c) => c.name === "p2p")?.value;
+    const peer = id ? this.helia.libp2p.getPeers().find((p) => p.toString() === id) : undefined;
+    if (peer) return peer.toCID();
+    const ip = ipOfMultiaddr(ma);
+    if (!this.allowNonLoopback && !isLoopbackMultiaddr(ma) && !(ip !== null && this.allowIp?.(ip) === true)) throw new NonLoopbackAddressError(address);
+    return ma;
   }
 
   /**
@@ -261,22 +340,30 @@ export class EmbeddedStore implements ModelStore {
     }
   }
 
+  private async readBlockFrom(session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of session.get(cid, { signal })) chunks.push(chunk);
+    return concatChunks(chunks);
+  }
+
   private async readBlock(cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     for await (const chunk of this.helia.blockstore.get(cid, options)) chunks.push(chunk);
     return concatChunks(chunks);
   }
 
+  /** `session`: fetch through this session's providers only (owner-first), not the whole swarm. */
   private async openParsed(cid: CID, maxBytes: number, streamSignal: AbortSignal, rootSignal = streamSignal,
-    offset?: number, length?: number): Promise<OpenedFile> {
+    offset?: number, length?: number, session?: SessionBlockstore): Promise<OpenedFile> {
     const id = cid.toString();
-    const root = await this.readBlock(cid, { signal: rootSignal });
+    const root = session ? await this.readBlockFrom(session, cid, rootSignal) : await this.readBlock(cid, { signal: rootSignal });
     const size = declaredFileSize(cid, root);
     const start = Math.min(offset ?? 0, size);
     const wanted = Math.min(length ?? size - start, size - start);
     if (wanted > maxBytes) throw new ContentTooLargeError(id, maxBytes, wanted, true);
+    const fs = session ? unixfs({ blockstore: session }) : this.fs;
     // The root may lie about its size: count the bytes actually streamed as well.
-    const content = limitBytes(this.fs.cat(cid, { signal: streamSignal, offset: start, length: wanted }), maxBytes, id);
+    const content = limitBytes(fs.cat(cid, { signal: streamSignal, offset: start, length: wanted }), maxBytes, id);
     return { cid: id, size: wanted, content };
   }
 

@@ -8,6 +8,11 @@ export interface GetOptions {
   /** Refuse content larger than this many bytes, before buffering it all. Default 64 MiB. */
   maxBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Peers known to hold the content (libp2p multiaddrs ending in /p2p/<peer id>, e.g. the committer
+   * of an update): asked first and alone, before the request goes to every connected peer.
+   */
+  providers?: string[];
 }
 
 export interface PutOptions {
@@ -32,5 +37,12 @@ export interface ModelStore {
   multiaddrs(): Promise<string[]>;
   /** Connect to another peer by multiaddr (no-op for stores that cannot dial). */
   dial(multiaddr: string, options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Remember who holds a CID (its committer's multiaddr), so later gets of it ask that peer first
+   * (as GetOptions.providers). Optional: stores that cannot choose their providers ignore it.
+   */
+  hintProviders?(cid: string, providers: string[]): void;
+  /** Gets served by the named owners alone, and those that fell back to the swarm (owner-first fetching). */
+  ownerFetchStats?(): { ownerHits: number; ownerMisses: number };
   stop(): Promise<void>;
 }

@@ -17,7 +17,7 @@
     if (!list || list.length === 0) return "";
     const badge = { ok: '<span class="badge ok">reproduces</span>', invalid: '<span class="badge bad">head lied: members judged alone</span>', missing: '<span class="badge warn">no record: members went flat</span>' };
     const challenge = (c) => !c.challengedBy ? "none" : `${c.challenge === "justified" ? '<span class="badge ok">justified</span>' : '<span class="badge warn">unjustified</span>'} by <span class="mono">${esc(c.challengedBy)}</span>`;
-    const rows = list.map((c) => `<tr><td>peer${esc(c.head)}</td><td>${esc(c.members.join(", "))}</td><td>${badge[c.status] || esc(c.status)}${c.reason ? ` <span class="muted">${esc(c.reason)}</span>` : ""}</td><td>${cid(c.aggregateCidOnChain)}</td><td>${cid(c.aggregateCidRecomputed)}</td><td>${esc((c.checkers || []).map((p) => `peer${p}`).join(", ") || "—")}</td><td>${challenge(c)}</td></tr>`).join("");
+    const rows = list.map((c) => `<tr><td>peer${esc(c.head)}</td><td>${esc(c.members.join(", "))}${c.leftOut && c.leftOut.length ? ` <span class="badge warn">left out, judged alone: ${esc(c.leftOut.map((p) => `peer${p}`).join(", "))}</span>` : ""}</td><td>${badge[c.status] || esc(c.status)}${c.reason ? ` <span class="muted">${esc(c.reason)}</span>` : ""}</td><td>${cid(c.aggregateCidOnChain)}</td><td>${cid(c.aggregateCidRecomputed)}</td><td>${esc((c.checkers || []).map((p) => `peer${p}`).join(", ") || "—")}</td><td>${challenge(c)}</td></tr>`).join("");
     return `<table class="list" id="audit-clusters"><thead><tr><th>Head</th><th>Members</th><th>Cluster level</th><th>Aggregate on chain</th><th>Recomputed</th><th>Checkers (drawn)</th><th>Challenge</th></tr></thead><tbody>${rows}</tbody></table>`;
   }
 

@@ -14,14 +14,17 @@ import { cidToString } from "../cid.ts";
 import { parseCid } from "../../node/protocol/index.ts";
 import { roundEnergy, type PeerRoundEnergy } from "../cluster-report.ts";
 import type { ExplorerContext } from "./context.ts";
+import type { DialKnownPeers } from "./peers.ts";
 
 export interface ClusterRow {
   head: number;
   /** the clustering's members (head first) */
   members: number[];
   recorded: boolean;
-  /** the record matches the recomputed clustering's members */
+  /** the record's members are the recomputed clustering's members, or a subset of them holding the head */
   membersMatch: boolean | null;
+  /** clustering members the record left out (the head could not fetch them): judged alone, over Uu */
+  leftOut: number[];
   included: number[];
   aggregateCid: string | null;
   acceptedSamples: number;
@@ -56,7 +59,8 @@ const MAX_SIZE_FETCHES = 48;
 export class ClustersService {
   private setup?: ClusterSetup;
 
-  constructor(private readonly ctx: ExplorerContext, readonly address: string | null) {}
+  /** `dialKnownPeers`: connects the explorer's IPFS node to the task's peers (the scenario and the update sizes are on IPFS). */
+  constructor(private readonly ctx: ExplorerContext, readonly address: string | null, private readonly dialKnownPeers?: DialKnownPeers) {}
 
   /** The whole task's clusters; null without an address. Throws when the chain cannot be read. */
   async report(): Promise<ClustersReport | null> {
@@ -65,6 +69,7 @@ export class ClustersService {
     const reader = clusterRoundsReader(this.address, provider);
     const config = await reader.config();
     if (!config) return { address: this.address, config: null, scenarioName: null, rounds: [] };
+    await this.dialKnownPeers?.();
     this.setup ??= clusterSetupFrom(await this.ctx.content.get(config.scenarioCid.toString(), { timeoutMs: this.ctx.cidTimeoutMs, referenced: true }), config);
     const setup = this.setup;
     const task = new Contract(this.ctx.contractAddress, this.ctx.iface, provider);
@@ -106,21 +111,23 @@ export class ClustersService {
       const clusters: ClusterRow[] = clustering.clusters.map((c) => {
         const members = c.members.map((m) => m.peer);
         const rec = records.get(c.head);
+        const recorded = rec ? bitsOf(rec.members) : [];
         return {
-          head: c.head, members, recorded: !!rec, membersMatch: rec ? bitsOf(rec.members).join(",") === [...members].sort((a, b) => a - b).join(",") : null,
+          head: c.head, members, recorded: !!rec, membersMatch: rec ? recorded.every((p) => members.includes(p)) : null,
+          leftOut: rec ? members.filter((p) => !recorded.includes(p)) : [],
           included: rec ? bitsOf(rec.included) : [], aggregateCid: rec?.aggregateCid?.toString() ?? null, acceptedSamples: rec?.acceptedSamples ?? 0,
           challengedBy: challenges.get(c.head) ?? null,
         };
       });
       // members of a recorded, matching cluster took the sidelink; everyone else went over Uu alone
       const onSidelink = clusters.filter((c) => c.recorded && c.membersMatch);
-      const sidelinkPeers = new Set(onSidelink.flatMap((c) => c.members));
+      const sidelinkPeers = new Set(onSidelink.flatMap((c) => c.members.filter((p) => !c.leftOut.includes(p))));
       const energyInputs = await Promise.all(commits.map(async (c) => ({ peer: c.peerIndex, samples: c.numSamples, updateBytes: await sizeOf(c.cid.toString()) })));
       // each peer's device tier is the one at its scenario position
       const devicesByPeer: DeviceConfig[] = [];
       for (const c of commits) { const slot = slotOf(setup, c); if (slot >= 0 && setup.devices[slot]) devicesByPeer[c.peerIndex] = setup.devices[slot]; }
       const { peers: energy, complete } = roundEnergy(devicesByPeer, energyInputs,
-        await Promise.all(onSidelink.map(async (c) => ({ head: c.head, members: c.members, aggregateBytes: c.aggregateCid ? await sizeOf(c.aggregateCid) : 0 }))));
+        await Promise.all(onSidelink.map(async (c) => ({ head: c.head, members: c.members.filter((p) => !c.leftOut.includes(p)), aggregateBytes: c.aggregateCid ? await sizeOf(c.aggregateCid) : 0 }))));
       rounds.push({
         round: r, committed: commits.map((c) => c.peerIndex).sort((a, b) => a - b), clusters,
         strayHeads: [...records.keys()].filter((h) => !heads.has(h)),

@@ -11,7 +11,8 @@ function clusterTable(r: ClusterRoundReport): SafeHtml {
   if (r.clusters.length === 0) return html`<p class="empty">No cluster in this round's clustering: every committer went over Uu alone.</p>`;
   return html`<table class="list"><thead><tr><th>Head</th><th>Members</th><th>Record</th><th>Included</th><th>Accepted samples</th><th>Cluster aggregate</th><th>Challenge</th></tr></thead><tbody>${r.clusters.map(
     (c) => html`<tr><td><strong>peer${c.head}</strong></td><td>${peers(c.members.slice(1))}</td><td>${
-      !c.recorded ? badge("missing: members went flat", "warn") : c.membersMatch ? badge("recorded", "ok") : badge("members differ from the clustering", "bad")
+      !c.recorded ? badge("missing: members went flat", "warn") : !c.membersMatch ? badge("members differ from the clustering", "bad")
+        : c.leftOut.length ? html`${badge("recorded", "ok")} ${badge(`left out (judged alone): ${peers(c.leftOut)}`, "warn")}` : badge("recorded", "ok")
     }</td><td>${c.recorded ? peers(c.included) : "—"}</td><td>${c.recorded ? String(c.acceptedSamples) : "—"}</td><td>${c.aggregateCid ? cidLink(c.aggregateCid) : "—"}</td><td>${
       c.challengedBy ? html`${badge("challenged: checked by every verifier", "warn")} <span class="mono">${c.challengedBy}</span>` : "—"
     }</td></tr>`,

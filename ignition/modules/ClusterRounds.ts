@@ -10,14 +10,17 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 /**
  * Defaults: clusters of up to 8 peers (node/links/clusters.ts), heads at >= 30 % battery; of the
  * verify-commit window, the first 40 % for head records, the next 30 % for checkers' challenges, the
- * last 30 % for the votes; each cluster checked in full by 2 committee verifiers drawn after the records.
+ * last 30 % for the votes; each cluster checked in full, with a seed drawn after the records, by 1
+ * committee verifier among its own members (sidelink, no Uu bytes) and, in 40 % of the rounds, by 1
+ * committee verifier from outside it (docs/d2d-clusters.md "Cheaper checks").
  */
 export const CLUSTER_DEFAULTS = {
   maxClusterSize: 8,
   minHeadBatteryBps: 3000,
   recordWindowBps: 4000,
   challengeWindowBps: 3000,
-  checkersPerCluster: 2,
+  insideCheckers: 1,
+  outsideCheckBps: 4000,
 } as const;
 
 export default buildModule("ClusterRoundsModule", (m) => {

@@ -130,8 +130,9 @@ export class Agent {
   /** a role could not finish yet (committee not drawable, a failure): look again soon, not at the deadline */
   private retrySoon = false;
   /** JSON-RPC totals when the current round was first seen (the per-round count is the difference). */
-  private rpcAtRoundStart?: { round: number; calls: number; httpRequests: number; byMethod: Record<string, number>; fetchedBytes: number };
+  private rpcAtRoundStart?: { round: number; calls: number; httpRequests: number; byMethod: Record<string, number>; fetchedBytes: number; snapshotRereads?: number; ownerHits?: number; ownerMisses?: number };
   private stopPrefetch?: () => void;
+  private stopOwnerHints?: () => void;
 
   constructor(private readonly o: AgentOptions) {
     if (!o.chain && !o.conn) throw new Error("Agent needs a TaskConnection or a TaskChain");
@@ -146,6 +147,7 @@ export class Agent {
   stop(): void {
     this.stopped = true;
     this.stopPrefetch?.();
+    this.stopOwnerHints?.();
     this.chain.close();
   }
 
@@ -238,6 +240,7 @@ export class Agent {
     this.models = modelFetcher({ store: this.o.store, spec: this.spec, log: this.o.log, onMiss: () => this.dialPeers(true) });
     this.task = cfg;
     this.startPrefetch(cfg);
+    this.startOwnerHints();
     // Load tfjs and this peer's shard in the background while the first round opens.
     if (this.roleNeedsLearner()) void this.context().learner().catch((err: Error) => this.o.log.error("learner-failed", { reason: err.message }));
     this.o.log.info("task", { rounds: cfg.rounds, rule: cfg.rule, ruleParam: cfg.ruleParam, model: this.spec.model, dp: cfg.dp ? `C=${cfg.dp.clipNorm},sigma=${cfg.dp.noiseMultiplier}` : "off" });
@@ -280,6 +283,42 @@ export class Agent {
       queue = queue.then(async () => models.get(c, { timeoutMs: this.o.fetchTimeoutMs, deadlineMs, ...(await withBase()) })
         .then(() => this.o.log.debug("prefetched", { round: Number(round), cid: c.toString() }))
         .catch(() => undefined)); // the verifier fetches (and judges) it again in VerifyCommit
+    });
+  }
+
+  /**
+   * Owner-first fetching: on each UpdateCommitted event, tell the store who holds that update (its
+   * committer's registered multiaddr), so a verifier or aggregator asks the committer alone first
+   * instead of every connected peer (EmbeddedStore.getFromOwners); on each AggregateRevealed, who
+   * holds the next global model. The peer list is cached while events are pushed, so this costs no
+   * request per event.
+   */
+  private startOwnerHints(): void {
+    this.stopOwnerHints?.();
+    const store = this.o.store;
+    if (!store.hintProviders) return;
+    // A revealed aggregate (next round's global model) is held by every aggregator that revealed it:
+    // each agent asks one of them, picked by its own index, so the committee shares the uploads.
+    const aggregateHolders = new Map<string, string[]>();
+    this.stopOwnerHints = this.chain.onEvent((e) => {
+      // Only while events are pushed: then the peer list is cached; polling would read it per event.
+      if ((e.name !== "UpdateCommitted" && e.name !== "AggregateRevealed") || !this.chain.eventsLive) return;
+      const [round, holder, third, fourth] = e.args as [bigint, string, unknown, unknown];
+      const cidHex = e.name === "UpdateCommitted" ? fourth : third;
+      let cid: CID | null;
+      try { cid = cidFromBytes(Uint8Array.from(Buffer.from(String(cidHex).slice(2), "hex"))); } catch { return; }
+      if (!cid || String(holder).toLowerCase() === this.chain.account.toLowerCase()) return;
+      const c = cid.toString();
+      void this.chain.peers().then((list) => {
+        const addr = list.find((p) => p.address.toLowerCase() === String(holder).toLowerCase())?.multiaddr;
+        if (!addr) return;
+        if (e.name === "UpdateCommitted") return store.hintProviders!(c, [addr]);
+        const key = `${round}:${c}`;
+        const holders = [...(aggregateHolders.get(key) ?? []), addr];
+        aggregateHolders.set(key, holders);
+        for (const k of aggregateHolders.keys()) if (!k.startsWith(`${round}:`) && aggregateHolders.size > 4) aggregateHolders.delete(k);
+        store.hintProviders!(c, [holders[Math.max(0, this.peerIndex) % holders.length]]);
+      }).catch(() => undefined); // no hint: the fetch asks the whole swarm
     });
   }
 
@@ -437,7 +476,7 @@ export class Agent {
 
   /** Logs the JSON-RPC requests this agent sent in the round that just ended ("rpc-round"). */
   private countRpc(round: number): void {
-    const now = { ...this.chain.rpcStats(), fetchedBytes: this.models?.fetchedBytes ?? 0 };
+    const now = { ...this.chain.rpcStats(), fetchedBytes: this.models?.fetchedBytes ?? 0, ...this.o.store.ownerFetchStats?.() };
     const start = this.rpcAtRoundStart;
     if (start && start.round === round) return;
     this.rpcAtRoundStart = { round, ...now };
@@ -446,6 +485,8 @@ export class Agent {
     for (const [m, n] of Object.entries(now.byMethod)) if (n - (start.byMethod[m] ?? 0) > 0) byMethod[m] = n - (start.byMethod[m] ?? 0);
     this.o.log.info("rpc-round", {
       round: start.round, calls: now.calls - start.calls, httpRequests: now.httpRequests - start.httpRequests, eventsLive: this.chain.eventsLive, byMethod,
+      snapshotRereads: (now.snapshotRereads ?? 0) - (start.snapshotRereads ?? 0),
+      ownerHits: (now.ownerHits ?? 0) - (start.ownerHits ?? 0), ownerMisses: (now.ownerMisses ?? 0) - (start.ownerMisses ?? 0),
       modelBytesFetched: Math.max(0, now.fetchedBytes - start.fetchedBytes), ...memoryMb(),
     });
   }

@@ -15,6 +15,7 @@ import { decodeTaskConfig, type RawTaskConfig, type TaskConfig } from "../protoc
 import type { TaskConnection } from "./connect.ts";
 import { openEventStream, type EventStream, type StreamLog } from "./event-stream.ts";
 import { multicall, multicallBytecode, type ViewCall } from "./multicall.ts";
+import { readUnraced } from "./snapshot-read.ts";
 import { sendTx } from "./tx.ts";
 
 export interface RoundState {
@@ -173,6 +174,8 @@ export interface RpcStats {
   /** HTTP requests (a batch is one) */
   httpRequests: number;
   byMethod: Record<string, number>;
+  /** Round snapshots (prime) read a second or third time because an event raced the read. */
+  snapshotRereads?: number;
 }
 
 /**
@@ -364,6 +367,8 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
   // would otherwise leave a snapshot older than the event it announced, and the agent would sleep on
   // that stale phase until its old deadline (seen under load: verifiers slept through VerifyReveal).
   let eventGeneration = 0;
+  // Snapshots read again because an event raced the first read (reported with the RPC counts).
+  let snapshotRereads = 0;
   const dispatch = (raw: StreamLog) => {
     const seen = raw.blockNumber > 0 && raw.blockNumber < primedBlock && memoAt !== 0;
     if (!seen) { dropMemo(); eventGeneration++; }
@@ -452,13 +457,18 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
         // Verifiers and aggregators read the previous round's global model as the rule's reference.
         if (round > 1) calls.push({ name: "getRound", args: [round - 1] });
       }
-      const startedAt = Date.now();
-      const generation = eventGeneration;
-      wakePending = false; // what happened so far is in this snapshot; later events set it again
-      const r = await multicall(provider, contractAddress, contract.interface, calls).catch(() => null);
-      if (!r) return false;
-      // An event came while the multicall ran: its state may be missing from r, so read live instead.
-      if (eventGeneration !== generation) return false;
+      let startedAt = 0;
+      // An event that came while the multicall ran may be missing from its answer: read it again (a
+      // few times at most; then the reads below go live). Re-reading costs one call, reading live ~6.
+      const got = await readUnraced(() => multicall(provider, contractAddress, contract.interface, calls), () => eventGeneration, {
+        beforeEach: () => {
+          startedAt = Date.now();
+          wakePending = false; // what happened so far is in this snapshot; later events set it again
+        },
+      });
+      if (!got) return false;
+      const r = got.value;
+      if (got.reads > 1) snapshotRereads += got.reads - 1;
       dropMemo();
       primedBlock = r.blockNumber;
       r.results.forEach((res, i) => {
@@ -480,6 +490,7 @@ export function taskChain(conn: TaskConnection, log: Logger): TaskChain {
       return {
         calls: counted.calls + subscribes, httpRequests: counted.httpRequests,
         byMethod: subscribes ? { ...counted.byMethod, eth_subscribe: subscribes } : counted.byMethod,
+        snapshotRereads,
       };
     },
     close() {

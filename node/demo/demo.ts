@@ -90,8 +90,8 @@ export interface DemoOptions {
    * scenario (published on the creator's IPFS node) and runs every agent with --cluster-rounds. Needs --scenario.
    */
   clusters?: boolean;
-  /** clustered rounds: committee verifiers drawn to check each cluster in full (ClusterRounds checkersPerCluster; default 2) */
-  clusterCheckers?: number;
+  /** clustered rounds: who checks each cluster in full (ClusterRounds insideCheckers k, default 1; outsideCheckBps p, default 4000) */
+  clusterChecks?: { insideCheckers?: number; outsideCheckBps?: number };
   /** EXPERIMENTS ONLY: peers (indices) that lie in their cluster record when they head a cluster */
   lyingHeads?: { peer: number; attack: "scale-aggregate" | "drop-member" }[];
   /** update compression written into the task's model spec (node/compression); none/undefined = float32 */
@@ -222,6 +222,7 @@ export function validateDemoOptions(o: DemoOptions): void {
   if (o.attackers + o.lateJoiners + o.unlucky >= o.peers) throw new RangeError(`--attackers + --late-joiners (+ unlucky peers) must be < --peers ${o.peers}`);
   if (o.clusters && !o.scenario) throw new RangeError("--clusters needs --scenario FILE: the clustering is computed from the scenario's radio model");
   if (o.clusters && o.private) throw new RangeError("--clusters does not combine with --private (a head cannot judge masked updates)");
+  if (o.clusters && o.rule === "validation-vote") throw new RangeError("--clusters does not combine with --rule validation-vote (its votes are private: nobody could check a cluster head's verdict; root-validation's public root set can be checked)");
 }
 
 /** Foundry's Anvil cannot be found: the message says how to install it. */
@@ -483,8 +484,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
       // The scenario and which peer account stands at each of its positions (peer i at position i):
       // on-chain peer indices follow registration order, which the concurrent agents do not keep.
       scenarioCid = await creator.put(clusterDeploymentJson(JSON.parse(readFileSync(path.resolve(o.scenario), "utf8")), peerAddresses), { pin: true });
-      clusterAddress = await guard(deployClusterRounds(contractAddress, { scenarioCid: CID.parse(scenarioCid), ...(o.clusterCheckers ? { checkersPerCluster: o.clusterCheckers } : {}) }, initiator.signer, createLogger({ name: "demo", level: "error" })));
-      say(`  clusters   ClusterRounds at ${clusterAddress}: scenario ${scenarioCid}, clusters of <= 8, heads >= 30 % battery, ${o.clusterCheckers ?? 2} checker(s) per cluster; verify-commit: records 40 %, sampled checks + challenges 30 %, votes 30 %`);
+      clusterAddress = await guard(deployClusterRounds(contractAddress, { scenarioCid: CID.parse(scenarioCid), ...o.clusterChecks }, initiator.signer, createLogger({ name: "demo", level: "error" })));
+      say(`  clusters   ClusterRounds at ${clusterAddress}: scenario ${scenarioCid}, clusters of <= 8, heads >= 30 % battery, checks per cluster: ${o.clusterChecks?.insideCheckers ?? 1} member(s) + an outsider in ${(o.clusterChecks?.outsideCheckBps ?? 4000) / 100} % of rounds; verify-commit: records 40 %, sampled checks + challenges 30 %, votes 30 %`);
     }
 
     const attackerSet = new Set(Array.from({ length: o.attackers }, (_, k) => o.peers - 1 - k));

@@ -8,13 +8,16 @@
  *     does), their scenario battery levels and a public seed sha256(task | round | global model CID).
  *     Anyone recomputes it; no peer chooses to be head. Results are in on-chain peer indices.
  *  2. Cluster level (the head): the task's rule as the verdict over its members' own committed
- *     updates (protocol/verdict.ts roundVerdict, with the near-copy check and the sample-weight clip),
+ *     updates (protocol/verdict.ts roundVerdict, with the near-copy check and the sample-weight clip;
+ *     root-validation adds its leave-one-out vote on the public root set, rootVerdict, at both levels),
  *     the aggregate of the included ones (aggregateAccepted), pinned as float32 PFLW.
- *  3. Checking the heads: a record must list exactly the clustering's members of that head (public,
- *     checked by everyone), and — for the clusters a verifier checks in full — its included set and
- *     aggregate CID must equal the recomputation from the members' CIDs. Which clusters a verifier
- *     checks in full: those the check seed assigns to it (clusterCheckers; the seed is drawn on chain
- *     after the record window, so no head knows its checkers when it records), every challenged
+ *  3. Checking the heads: a record lists the clustering's members of that head it aggregated over
+ *     (public, checked by everyone: it may leave out members it could not fetch, which are then judged
+ *     alone like lone peers, never blamed on the head; it may add nobody), and — for the clusters a
+ *     verifier checks in full — its included set and aggregate CID must equal the recomputation from
+ *     the recorded members' CIDs. Which clusters a verifier checks in full: those the check seed
+ *     assigns to it (clusterCheckers: k members of the cluster, plus an outsider with probability p;
+ *     the seed is drawn on chain after the record window, so no head knows its checkers when it records), every challenged
  *     cluster (a checker that caught a lie challenges it on chain), and any cluster whose aggregate
  *     it cannot fetch. Every other cluster enters the global step with the head's recorded aggregate
  *     and included set. A head caught lying (or a peer that recorded a cluster it does not head)
@@ -39,7 +42,7 @@ import type { ModelSpec } from "../ml/types.ts";
 import { maskFrom, sameDigest } from "./codecs.ts";
 import { encodeUpdate, updateCid } from "./model-bytes.ts";
 import type { RoundRules } from "./task-config.ts";
-import { aggregateAccepted, roundVerdict, type Rejection, type RoundModels, type RoundUpdate, type RuleSetting } from "./verdict.ts";
+import { aggregateAccepted, rootVerdict, roundVerdict, type Rejection, type RootLoss, type RoundModels, type RoundUpdate, type RuleSetting } from "./verdict.ts";
 
 /** One head's record of one round, as on chain (ClusterRounds.recordOf). */
 export interface ClusterRecord {
@@ -146,9 +149,22 @@ export interface ClusterJudgement {
   rejections: Rejection[];
 }
 
-/** What an honest head computes over its members' updates (head first, then members by peer index). */
-export function judgeCluster(rules: RoundRules, models: RoundModels, members: readonly RoundUpdate[]): ClusterJudgement {
-  const verdict = roundVerdict(clusterSetting(rules), models, members);
+/**
+ * The rule's full, deterministic verdict at either level: roundVerdict, and for root-validation also the
+ * leave-one-out vote on the task's PUBLIC root set (rootLoss: node/roles/root-set.ts), which a checker and
+ * the audit recompute exactly. Rules with a private vote (validation-vote) cannot be checked this way and
+ * are refused in clustered mode (ClusterRounds.configure, the demo, the agent).
+ */
+function fullVerdict(setting: RuleSetting, models: RoundModels, updates: readonly RoundUpdate[], rootLoss?: RootLoss | null) {
+  return rootLoss ? rootVerdict(setting, models, updates, rootLoss) : Promise.resolve(roundVerdict(setting, models, updates));
+}
+
+/**
+ * What an honest head computes over its members' updates (head first, then members by peer index).
+ * `rootLoss`: the root set's loss when the task's rule votes on it (root-validation), else omitted.
+ */
+export async function judgeCluster(rules: RoundRules, models: RoundModels, members: readonly RoundUpdate[], rootLoss?: RootLoss | null): Promise<ClusterJudgement> {
+  const verdict = await fullVerdict(clusterSetting(rules), models, members, rootLoss);
   const accepted = members.filter((_, i) => verdict.accepted[i]);
   return {
     included: verdict.accepted,
@@ -158,21 +174,43 @@ export function judgeCluster(rules: RoundRules, models: RoundModels, members: re
   };
 }
 
+/** Who checks a cluster's record ("checks" in docs/d2d-clusters.md): ClusterRounds insideCheckers (k) and outsideCheckBps (p). */
+export interface CheckPolicy {
+  /** committee verifiers among the cluster's members (not its head) drawn to check it: they fetch over the sidelink */
+  insideCheckers: number;
+  /** chance in basis points (1..10000) per cluster and round that one committee verifier from outside the cluster checks it too */
+  outsideCheckBps: number;
+}
+
+const hashHex = (text: string) => Buffer.from(sha256(new TextEncoder().encode(text))).toString("hex");
+
 /**
- * Who checks which cluster in full: for each head, the `k` committee verifiers with the lowest
- * sha256("peerfl/cluster-checks/v1" | seed | head | verifier), outside the cluster first (a member
- * may be the head's accomplice), then members other than the head when the committee has too few
- * outsiders. `seed` is the on-chain check seed (ClusterRounds.checkSeed, 0x hex).
+ * Whether the check seed draws an outside check of the cluster of `head` this round: sha256("peerfl/
+ * cluster-outside/v1" | seed | head) mod 10000 < p. The seed is drawn on chain after the records, so
+ * a head cannot know at record time whether an outsider will check it.
  */
-export function clusterCheckers(seed: string, clustering: Pick<Clustering, "clusters">, committee: readonly number[], k: number): Map<number, number[]> {
+export function outsideCheckDrawn(seed: string, head: number, outsideCheckBps: number): boolean {
+  return BigInt("0x" + hashHex(`peerfl/cluster-outside/v1|${seed.toLowerCase()}|${head}`)) % 10000n < BigInt(outsideCheckBps);
+}
+
+/**
+ * Who checks which cluster in full, per head: the `insideCheckers` committee verifiers among its
+ * members (head excluded) with the lowest sha256("peerfl/cluster-checks/v1" | seed | head | verifier),
+ * then — when outsideCheckDrawn — the lowest-ranked committee verifier outside the cluster. Members
+ * fetch each other's updates over the sidelink (no Uu bytes) but may be the head's accomplices; the
+ * sampled outsider is what a colluding cluster cannot predict. `seed` is the on-chain check seed
+ * (ClusterRounds.checkSeed, 0x hex). A cluster may get nobody (no committee member inside, no
+ * outside check drawn): its record is then taken as it is this round.
+ */
+export function clusterCheckers(seed: string, clustering: Pick<Clustering, "clusters">, committee: readonly number[], policy: CheckPolicy): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  const rank = (head: number, v: number) => Buffer.from(sha256(new TextEncoder().encode(`peerfl/cluster-checks/v1|${seed.toLowerCase()}|${head}|${v}`))).toString("hex");
+  const rank = (head: number, v: number) => hashHex(`peerfl/cluster-checks/v1|${seed.toLowerCase()}|${head}|${v}`);
   for (const cl of clustering.clusters) {
     const members = new Set(cl.members.map((m) => m.peer));
     const byRank = (vs: number[]) => vs.map((v) => ({ v, r: rank(cl.head, v) })).sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0)).map((x) => x.v);
-    const outsiders = byRank(committee.filter((v) => !members.has(v)));
-    const insiders = byRank(committee.filter((v) => members.has(v) && v !== cl.head));
-    out.set(cl.head, [...outsiders, ...insiders].slice(0, Math.max(1, k)));
+    const inside = byRank(committee.filter((v) => members.has(v) && v !== cl.head)).slice(0, Math.max(0, policy.insideCheckers));
+    const outside = outsideCheckDrawn(seed, cl.head, policy.outsideCheckBps) ? byRank(committee.filter((v) => !members.has(v))).slice(0, 1) : [];
+    out.set(cl.head, [...inside, ...outside]);
   }
   return out;
 }
@@ -183,6 +221,8 @@ export interface ClusterCheck {
   head: number;
   /** peers of the clustering (head first) */
   members: number[];
+  /** members of the clustering the head's record left out (it could not fetch them): judged alone, never blamed on the head */
+  leftOut?: number[];
   status: ClusterStatus;
   /** why the record is invalid or missing */
   reason?: string;
@@ -233,6 +273,8 @@ export async function judgeClusteredRound(o: {
   fullCheck?: (head: number) => boolean;
   /** the decoded recorded aggregate (float32 PFLW), null when it cannot be fetched */
   fetchAggregate?: (cid: CID) => Promise<Float32Array | null>;
+  /** root-validation: the loss on the task's public root set (both levels then apply the root vote) */
+  rootLoss?: RootLoss | null;
 }): Promise<ClusteredRound> {
   const clustering = roundClustering(o.setup, o.commits, o.seed);
   const byPeer = new Map(o.commits.map((c) => [c.peerIndex, c]));
@@ -260,7 +302,7 @@ export async function judgeClusteredRound(o: {
     const members = cl.members.map((m) => m.peer);
     const commitsOf = members.map((p) => byPeer.get(p)!);
     const record = recordOf.get(cl.head);
-    const check: ClusterCheck = { head: cl.head, members, status: "ok", fullyChecked: false, ...(record ? { record } : {}) };
+    const check: ClusterCheck = { head: cl.head, members: [...members], status: "ok", fullyChecked: false, ...(record ? { record } : {}) };
     clusters.push(check);
     if (!record) {
       check.status = "missing";
@@ -275,9 +317,19 @@ export async function judgeClusteredRound(o: {
       forced.set(own.index, { index: own.index, code: "rejected-by-rule", message: `cluster head: ${reason}` });
       lone.push(...commitsOf.filter((c) => c.peerIndex !== cl.head).map((c) => c.index));
     };
-    if (record.members !== maskOfPeers(members)) {
-      invalid(`recorded members [${bitsOf(record.members).join(", ")}] are not the clustering's [${members.join(", ")}]`);
+    // The record may leave out members the head could not fetch (they go to the flat path: judged
+    // alone by every verifier, so a member left out is not hurt); it may not add anyone.
+    if ((record.members & ~maskOfPeers(members)) !== 0n) {
+      invalid(`recorded members [${bitsOf(record.members).join(", ")}] are not a subset of the clustering's [${members.join(", ")}]`);
       continue;
+    }
+    const leftOut = members.filter((p) => (record.members & (1n << BigInt(p))) === 0n);
+    if (leftOut.length > 0) {
+      check.leftOut = leftOut;
+      lone.push(...leftOut.map((p) => byPeer.get(p)!.index));
+      const kept = new Set(bitsOf(record.members));
+      members.splice(0, members.length, ...members.filter((p) => kept.has(p)));
+      commitsOf.splice(0, commitsOf.length, ...commitsOf.filter((c) => kept.has(c.peerIndex)));
     }
     /** The head's record as it is: its aggregate (fetched) and included set. False when the aggregate cannot be had. */
     const takeRecord = async (): Promise<boolean> => {
@@ -296,7 +348,7 @@ export async function judgeClusteredRound(o: {
     if (o.fullCheck && !o.fullCheck(cl.head) && (await takeRecord())) continue;
     check.fullyChecked = true;
     await fetchInto(commitsOf.map((c) => c.index));
-    const judged = judgeCluster(o.rules, o.models, commitsOf.map((c) => updates.get(c.index)!));
+    const judged = await judgeCluster(o.rules, o.models, commitsOf.map((c) => updates.get(c.index)!), o.rootLoss);
     const included = members.filter((_, k) => judged.included[k]);
     check.recomputedIncluded = included;
     const recomputed = judged.aggregate ? await updateCid(encodeUpdate(judged.aggregate, o.spec)) : null;
@@ -338,7 +390,7 @@ export async function judgeClusteredRound(o: {
     if (ch.status === "ok" && ch.input) inputs.push({ kind: "cluster", head: ch.head, commits: included.map((p) => byPeer.get(p)!.index), update: ch.input });
   }
   for (const i of loneJudged) inputs.push({ kind: "lone", commits: [i], update: updates.get(i)! });
-  const verdict = inputs.length > 0 ? roundVerdict(globalVerdictSetting(o.rules), o.models, inputs.map((x) => x.update)) : { accepted: [], rejections: [] };
+  const verdict = inputs.length > 0 ? await fullVerdict(globalVerdictSetting(o.rules), o.models, inputs.map((x) => x.update), o.rootLoss) : { accepted: [], rejections: [] };
   const accepted = new Array<boolean>(o.commits.length).fill(false);
   inputs.forEach((x, k) => {
     if (verdict.accepted[k]) for (const i of x.commits) accepted[i] = true;

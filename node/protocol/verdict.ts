@@ -11,6 +11,7 @@
 import type { CID } from "multiformats/cid";
 import { gram } from "../aggregation/gram.ts";
 import { createRule, hasPrivateVote, hasRootVote, judgeUpdates, type RuleContext } from "../aggregation/rules.ts";
+import type { RootLossDetail } from "../aggregation/rules.ts";
 import { medianOf } from "../aggregation/vectors.ts";
 import { canonicalOrder, maskFrom } from "./codecs.ts";
 import type { RejectionCode } from "./ids.ts";
@@ -129,8 +130,12 @@ export function roundVerdict(setting: RuleSetting, models: RoundModels, updates:
   return { accepted, mask: maskFrom(accepted), rejections, ...(hasPrivateVote(rule) ? { privateVote: true } : {}), ...(hasRootVote(rule) ? { rootVote: true } : {}) };
 }
 
-/** The loss of the given model weights on the task's public root set (root-validation). */
-export type RootLoss = (weights: Float32Array) => Promise<number>;
+/**
+ * The loss of the given model weights on the task's public root set (root-validation): a number, or the
+ * total and per-class losses (node/ml/root-loss.ts), which turn on the rule's per-class gate. Every
+ * verifier and the audit must use the same form (both load it through node/roles/root-set.ts).
+ */
+export type RootLoss = (weights: Float32Array) => Promise<number | RootLossDetail>;
 
 /**
  * The full verdict of a root-validation round: the public pre-filter, then the leave-one-out vote on the
@@ -156,7 +161,9 @@ export async function rootVerdict(setting: RuleSetting, models: RoundModels, upd
   kept.forEach((i, t) => {
     if (vote.accepted[t]) return;
     accepted[i] = false;
-    rejections.push({ index: i, code: "rejected-by-rule", message: `root validation: dropping it lowers the root-set loss by ${vote.scores[t].toFixed(4)} of ${vote.base.toFixed(4)}` });
+    const found = vote.gate?.[t];
+    const perClass = found ? `; per class it raises class ${found.worstClass}'s loss by ${found.harm.toFixed(4)} (the round's owner size ${found.ownerSize.toFixed(4)}) and raises ${found.harmSum.toFixed(4)} in all against ${found.helpSum.toFixed(4)} lowered` : "";
+    rejections.push({ index: i, code: "rejected-by-rule", message: `root validation: dropping it lowers the root-set loss by ${vote.scores[t].toFixed(4)} of ${vote.base.toFixed(4)}${perClass}` });
   });
   rejections.sort((a, b) => a.index - b.index);
   return { accepted, mask: maskFrom(accepted), rejections, rootVote: true, rootScores: kept.map((i, t) => ({ index: i, score: vote.scores[t] })) };

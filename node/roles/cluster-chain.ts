@@ -1,7 +1,7 @@
 /**
  * The typed boundary of a task's ClusterRounds side contract (contracts/ClusterRounds.sol): the
  * clustered mode's parameters (scenario CID, cluster size cap, head battery, record and challenge
- * windows, checkers per cluster), each round's head records, its check seed and its challenges. The reader needs only a provider (audit, explorer); the writer (a head's
+ * windows, inside checkers and outside check rate), each round's head records, its check seed and its challenges. The reader needs only a provider (audit, explorer); the writer (a head's
  * `recordCluster`, the initiator's `configure`) sends through node/chain/tx.ts like every other write.
  */
 import { Contract, type ContractRunner, type NonceManager, type Signer } from "ethers";
@@ -12,7 +12,7 @@ import { sendTx } from "../chain/tx.ts";
 import { CLUSTER_DEFAULTS } from "../../ignition/modules/ClusterRounds.ts";
 import type { Logger } from "../lib/log.ts";
 import { cidFromBytes } from "../protocol/codecs.ts";
-import { bitsOf, maskOfPeers, type ClusterRecord } from "../protocol/cluster-round.ts";
+import { bitsOf, maskOfPeers, type CheckPolicy, type ClusterRecord } from "../protocol/cluster-round.ts";
 
 export interface ClusterConfig {
   scenarioCid: CID;
@@ -22,8 +22,10 @@ export interface ClusterConfig {
   recordWindowBps: number;
   /** share of the verify-commit window after the record window open for challenges */
   challengeWindowBps: number;
-  /** committee verifiers assigned to check each cluster */
-  checkersPerCluster: number;
+  /** k: committee verifiers among each cluster's members drawn to check it */
+  insideCheckers: number;
+  /** p: chance (bps) per cluster and round that one committee verifier from outside the cluster checks it too */
+  outsideCheckBps: number;
 }
 
 /** The sampled-check seed of a round: null until stored on chain; seedBlock 0 until fixed. */
@@ -57,6 +59,12 @@ export interface ClusterRoundsWriter extends ClusterRoundsReader {
   challengeCluster(round: number, headIndex: number): Promise<{ hash: string; gasUsed: bigint }>;
 }
 
+/** The configured check policy (k, p) of a ClusterRounds contract; before configuration: k = 1, p = 100 %. */
+export async function checkPolicyOf(reader: Pick<ClusterRoundsReader, "config">): Promise<CheckPolicy> {
+  const c = await reader.config();
+  return { insideCheckers: c?.insideCheckers ?? 1, outsideCheckBps: c?.outsideCheckBps ?? 10000 };
+}
+
 const bytesOfHex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.slice(2), "hex"));
 
 export function clusterRoundsReader(address: string, runner: ContractRunner): ClusterRoundsReader {
@@ -71,7 +79,7 @@ export function clusterRoundsReader(address: string, runner: ContractRunner): Cl
       if (!scenarioCid) throw new Error(`ClusterRounds ${address}: the configured scenario CID is not a CID`);
       return {
         scenarioCid, maxClusterSize: Number(c.maxClusterSize), minHeadEnergy: Number(c.minHeadBatteryBps) / 10000, recordWindowBps: Number(c.recordWindowBps),
-        challengeWindowBps: Number(c.challengeWindowBps), checkersPerCluster: Number(c.checkersPerCluster),
+        challengeWindowBps: Number(c.challengeWindowBps), insideCheckers: Number(c.insideCheckers), outsideCheckBps: Number(c.outsideCheckBps),
       };
     },
     async recordDeadline(round) {
@@ -119,7 +127,7 @@ export function clusterRoundsWriter(address: string, signer: Signer, log: Logger
 /** Deploys the side contract for `taskAddress` from the task's initiator and configures it. */
 export async function deployClusterRounds(
   taskAddress: string,
-  c: { scenarioCid: CID; maxClusterSize?: number; minHeadEnergy?: number; recordWindowBps?: number; challengeWindowBps?: number; checkersPerCluster?: number },
+  c: { scenarioCid: CID; maxClusterSize?: number; minHeadEnergy?: number; recordWindowBps?: number; challengeWindowBps?: number; insideCheckers?: number; outsideCheckBps?: number },
   signer: Signer, log: Logger,
 ): Promise<string> {
   const factory = new ClusterRounds__factory(signer);
@@ -130,7 +138,8 @@ export async function deployClusterRounds(
   await sendTx(contract, signer as NonceManager, "configure", [{
     scenarioCid: c.scenarioCid.bytes, maxClusterSize: c.maxClusterSize ?? 8,
     minHeadBatteryBps: Math.round((c.minHeadEnergy ?? 0.3) * 10000), recordWindowBps: c.recordWindowBps ?? CLUSTER_DEFAULTS.recordWindowBps,
-    challengeWindowBps: c.challengeWindowBps ?? CLUSTER_DEFAULTS.challengeWindowBps, checkersPerCluster: c.checkersPerCluster ?? CLUSTER_DEFAULTS.checkersPerCluster,
+    challengeWindowBps: c.challengeWindowBps ?? CLUSTER_DEFAULTS.challengeWindowBps, insideCheckers: c.insideCheckers ?? CLUSTER_DEFAULTS.insideCheckers,
+    outsideCheckBps: c.outsideCheckBps ?? CLUSTER_DEFAULTS.outsideCheckBps,
   }], log);
   return address;
 }

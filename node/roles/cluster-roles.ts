@@ -26,8 +26,11 @@ import { Phase } from "../protocol/ids.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
 import type { RoundModels, RoundVerdict } from "../protocol/verdict.ts";
 import { publishAggregate } from "./publish-aggregate.ts";
+import { createRule, hasRootVote } from "../aggregation/rules.ts";
+import type { RootLoss } from "../protocol/verdict.ts";
+import { rootLossOf } from "./root-set.ts";
 import { averageAccepted } from "./accepted-average.ts";
-import { bitsOf, clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
+import { bitsOf, checkPolicyOf, clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
 import {
   clusterCheckers, globalAverageSetting, clusterSeed, judgeCluster, judgeClusteredRound, roundClustering,
   type ClusterSetup, type ClusteredRound, type IndexedCommit,
@@ -39,9 +42,11 @@ import type { FetchBudget } from "./models.ts";
 
 /**
  * EXPERIMENTS ONLY: a lying head. `scale-aggregate` records an aggregate whose delta is 3x the
- * honest one; `drop-member` leaves out one honest member it should have included.
+ * honest one; `drop-member` leaves out one honest member it should have included (a lie about the
+ * rule's verdict); `leave-out-member` declares one member it did fetch as unfetched (not a lie the
+ * protocol can see: that member is judged alone, over Uu, and must not be hurt).
  */
-export type HeadAttack = "scale-aggregate" | "drop-member";
+export type HeadAttack = "scale-aggregate" | "drop-member" | "leave-out-member";
 
 export interface ClusterRoleContext {
   chain: ClusterRoundsWriter;
@@ -117,6 +122,21 @@ export async function openClusterRounds(address: string, conn: TaskConnection, s
   return { chain, setup };
 }
 
+/**
+ * root-validation in a clustered round: the loss on the task's public root set, which the head, the
+ * checkers, the aggregators and the audit all apply at both levels (deterministic, so checkable).
+ * Null for rules without a root vote; "unavailable" when the root set cannot be had here now.
+ */
+async function rootLossFor(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RootLoss | null | "unavailable"> {
+  if (!hasRootVote(createRule(ctx.task.rule))) return null;
+  try {
+    return await rootLossOf(ctx.store, ctx.spec, fetchTimeoutMs);
+  } catch (err) {
+    ctx.log.error("root-set-unavailable", { round: round.round, reason: (err as Error).message });
+    return "unavailable";
+  }
+}
+
 /** The round's commits with their trainers' peer indices. */
 async function indexedCommits(ctx: RoleContext, round: RoundState): Promise<IndexedCommit[]> {
   const commits = await ctx.chain.commits(round.round, round.commitCount);
@@ -151,19 +171,39 @@ export async function runClusterHead(ctx: RoleContext, round: RoundState, fetchT
   const budget: FetchBudget = { timeoutMs: fetchTimeoutMs, deadlineMs: Math.max(deadline * 1000 - 5000, ctx.now() * 1000 + 2000) };
   const models = await roundModels(ctx, round, budget);
   const byPeer = new Map(commits.map((c) => [c.peerIndex, c]));
-  const members = mine.members.map((m) => m.peer);
-  const memberCommits = members.map((p) => byPeer.get(p)!);
+  const clusterMembers = mine.members.map((m) => m.peer);
   const fetchedBefore = ctx.models.fetchedBytes;
-  const updates = await fetchUpdates(ctx, memberCommits.map((c) => ({ ...c, trainer: "" })), { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } });
+  const fetched = await fetchUpdates(ctx, clusterMembers.map((p) => ({ ...byPeer.get(p)!, trainer: "" })), { ...budget, base: { cid: round.globalModelCid!.toString(), weights: models.global } });
+  // Members whose update could not be fetched in the record window are left out of the record: every
+  // verifier judges them alone (flat path). The head aggregates over the others.
+  const leftOut = clusterMembers.filter((p, k) => p !== me && fetched[k].unusable?.code === "unavailable");
+  if (cl.headAttack === "leave-out-member") {
+    const victim = clusterMembers.find((p) => p !== me && !leftOut.includes(p));
+    if (victim !== undefined) leftOut.push(victim);
+    ctx.log.warn("cluster-head-attack", { round: round.round, attack: cl.headAttack, leftOut: victim });
+  }
+  const members = clusterMembers.filter((p) => !leftOut.includes(p));
+  const updates = fetched.filter((_, k) => !leftOut.includes(clusterMembers[k]));
+  if (leftOut.length > 0) ctx.log.warn("cluster-members-left-out", { round: round.round, head: me, leftOut: leftOut.join(","), reason: "update not fetched in the record window: judged alone by the verifiers" });
+  if (members.length < 2) {
+    ctx.log.warn("cluster-record-skipped", { round: round.round, head: me, reason: "no member update could be fetched: every member is judged alone" });
+    return false;
+  }
   const rules = roundRulesOf(ctx.task);
-  const judged = judgeCluster(rules, models, updates);
+  const rootLoss = await rootLossFor(ctx, round, fetchTimeoutMs);
+  if (rootLoss === "unavailable") {
+    // Without the root set the head cannot compute the rule's full verdict: it records nothing and its members go flat.
+    ctx.log.warn("cluster-record-skipped", { round: round.round, head: me, reason: "the task's root set is unavailable here: every member is judged alone" });
+    return false;
+  }
+  const judged = await judgeCluster(rules, models, updates, rootLoss);
   let included = members.filter((_, k) => judged.included[k]);
   let aggregate = judged.aggregate;
   if (cl.headAttack === "drop-member" && included.length > 1) {
     const dropped = included.find((p) => p !== me)!;
     included = included.filter((p) => p !== dropped);
     const kept = updates.filter((_, k) => included.includes(members[k]));
-    aggregate = judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, kept).aggregate;
+    aggregate = (await judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, kept)).aggregate;
     ctx.log.warn("cluster-head-attack", { round: round.round, attack: cl.headAttack, dropped });
   } else if (cl.headAttack === "scale-aggregate" && aggregate) {
     const g = models.global;
@@ -173,7 +213,7 @@ export async function runClusterHead(ctx: RoleContext, round: RoundState, fetchT
   const cid = aggregate ? CID.parse(await ctx.models.put(aggregate)) : null;
   const sent = await cl.chain.recordCluster(round.round, maskOfPeers(members), maskOfPeers(included), cid);
   ctx.log.info("cluster-recorded", {
-    round: round.round, head: me, members: members.join(","), included: included.join(","), cid: cid?.toString() ?? "", samples: judged.samples,
+    round: round.round, head: me, members: members.join(","), leftOut: leftOut.join(","), included: included.join(","), cid: cid?.toString() ?? "", samples: judged.samples,
     memberBytesFetched: ctx.models.fetchedBytes - fetchedBefore, gas: sent.gasUsed,
   });
   return true;
@@ -203,6 +243,20 @@ async function checkSeedOf(ctx: RoleContext, round: RoundState): Promise<string 
   throw new ClusterRecordsPendingError(`round ${round.round}: the check seed's block ${again.seedBlock} is fixed, its seed is drawn from the next block on`);
 }
 
+/**
+ * Owner-first fetching (ipfs/embedded-store.ts): a record's aggregate is held by its head, which
+ * pinned it, so ask the head first instead of every connected peer (Bitswap would otherwise take the
+ * blocks from every holder: the head, the checkers that pinned it, the members that fetched it).
+ */
+async function hintAggregateHolders(ctx: RoleContext, records: readonly { headIndex: number; aggregateCid: CID | null }[]): Promise<void> {
+  if (!ctx.store.hintProviders || records.length === 0) return;
+  const peers = await ctx.chain.peers();
+  for (const r of records) {
+    const addr = peers.find((p) => p.peerIndex === r.headIndex)?.multiaddr;
+    if (addr && r.aggregateCid) ctx.store.hintProviders(r.aggregateCid.toString(), [addr]);
+  }
+}
+
 /** Verifiers whose own checks of this round are done (they wait for the challenge window after). */
 const checksDone = new Set<string>();
 
@@ -215,42 +269,48 @@ const checksDone = new Set<string>();
  */
 export async function judgeRoundClustered(ctx: RoleContext, round: RoundState, windowSeconds: number, fetchTimeoutMs: number, asVerifier: boolean): Promise<{ judged: ClusteredRound; models: RoundModels; assigned: Set<number> }> {
   const cl = ctx.clusters!;
+  // The agent asks again every second while it is too early: the cheap waits come first (one or two
+  // calls each), before the round's commits, records and committee are read.
+  const inVerify = round.phase === Phase.VerifyCommit;
+  const recordDeadline = inVerify ? await cl.chain.recordDeadline(round.round) : 0;
+  if (inVerify && ctx.now() <= recordDeadline) throw new ClusterRecordsPendingError(`round ${round.round}: the record window is open until ${recordDeadline}`);
+  const checkSeed = asVerifier ? await checkSeedOf(ctx, round) : null;
+  const challengeDeadline = inVerify ? await cl.chain.challengeDeadline(round.round) : 0;
+  const checkingPhase = asVerifier && inVerify && ctx.now() <= challengeDeadline;
+  // (the seed in the key: two chains with the same task address, as in tests, are not mixed up)
+  const key = `${ctx.chain.contractAddress}:${round.round}:${ctx.chain.account}:${checkSeed}`.toLowerCase();
+  if (checkingPhase && checksDone.has(key)) throw new ClusterRecordsPendingError(`round ${round.round}: checks done, the challenge window is open until ${challengeDeadline}`);
   const commits = await indexedCommits(ctx, round);
   const seed = seedOf(ctx, round);
   const clustering = roundClustering(cl.setup, commits, seed);
   const records = await cl.chain.records(round.round);
-  const inVerify = round.phase === Phase.VerifyCommit;
-  const recordDeadline = inVerify ? await cl.chain.recordDeadline(round.round) : 0;
-  if (inVerify && ctx.now() <= recordDeadline) {
-    const recorded = new Set(records.map((r) => r.headIndex));
-    const waiting = clustering.clusters.filter((c) => !recorded.has(c.head)).map((c) => c.head);
-    throw new ClusterRecordsPendingError(`round ${round.round}: the record window is open until ${recordDeadline}` + (waiting.length ? ` (heads ${waiting.join(", ")} have not recorded)` : ""));
-  }
   const assigned = new Set<number>();
   if (asVerifier) {
-    const checkSeed = await checkSeedOf(ctx, round);
     const me = (await ctx.chain.peer(ctx.chain.account))?.peerIndex;
     const committee = bitsOf((await ctx.chain.committees(round.round)).verifiers);
     // The committee is computable once its seed block is readable: without it nobody would be drawn.
     if (committee.length === 0 && inVerify) throw new ClusterRecordsPendingError(`round ${round.round}: the verifier committee is not drawn yet`);
     if (checkSeed && me !== undefined) {
-      const checkers = clusterCheckers(checkSeed, clustering, committee, (await cl.chain.config())?.checkersPerCluster ?? 2);
+      const checkers = clusterCheckers(checkSeed, clustering, committee, await checkPolicyOf(cl.chain));
       for (const [head, vs] of checkers) if (vs.includes(me)) assigned.add(head);
     }
   }
   const challenged = new Set((await cl.chain.challenges(round.round)).keys());
-  const challengeDeadline = inVerify ? await cl.chain.challengeDeadline(round.round) : 0;
-  const checkingPhase = asVerifier && inVerify && ctx.now() <= challengeDeadline;
+  await hintAggregateHolders(ctx, records);
   const budget = checkingPhase
     ? { timeoutMs: fetchTimeoutMs, deadlineMs: Math.max(challengeDeadline * 1000 - 3000, ctx.now() * 1000 + 2000) }
     : phaseBudget(ctx, round, windowSeconds, fetchTimeoutMs, round.commitCount);
-  const key = `${ctx.chain.contractAddress}:${round.round}:${ctx.chain.account}`.toLowerCase();
-  if (checkingPhase && checksDone.has(key)) throw new ClusterRecordsPendingError(`round ${round.round}: checks done, the challenge window is open until ${challengeDeadline}`);
   const models = await roundModels(ctx, round, budget);
   const base = { cid: round.globalModelCid!.toString(), weights: models.global };
   const byIndex = new Map(commits.map((c) => [c.index, c]));
+  const rootLoss = await rootLossFor(ctx, round, fetchTimeoutMs);
+  if (rootLoss === "unavailable" && assigned.size > 0) {
+    // Without the root set this verifier's recomputation would differ from an honest head's: no challenges from here.
+    ctx.log.warn("cluster-checks-skipped", { round: round.round, heads: [...assigned].join(","), reason: "the task's root set is unavailable here" });
+    assigned.clear();
+  }
   const judged = await judgeClusteredRound({
-    rules: roundRulesOf(ctx.task), models, spec: ctx.spec, setup: cl.setup, seed, commits, records,
+    rules: roundRulesOf(ctx.task), models, spec: ctx.spec, setup: cl.setup, seed, commits, records, rootLoss: rootLoss === "unavailable" ? null : rootLoss,
     fetch: (idx) => fetchUpdates(ctx, idx.map((i) => ({ ...byIndex.get(i)!, trainer: "" })), { ...budget, base }),
     fullCheck: (head) => assigned.has(head) || challenged.has(head),
     fetchAggregate: (cid) => ctx.models.get(cid, budget).catch(() => null),

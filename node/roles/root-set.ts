@@ -18,7 +18,8 @@ const MAX_ROOT_BYTES = 12 + 10_000 * 785;
 const cache = new Map<string, Promise<RootLoss>>();
 
 /**
- * The loss on the task's root set (mean cross-entropy over its samples) of a model given as flat weights.
+ * The loss on the task's root set (mean cross-entropy over its samples, and per class for the rule's
+ * per-class gate) of a model given as flat weights.
  * Throws RootSetUnavailableError when the spec names no root set, or the bytes do not arrive in time or
  * do not decode. A failed load is not cached, so the next round tries again.
  */
@@ -43,13 +44,14 @@ export function rootLossOf(store: { get(cid: string, options?: { timeoutMs?: num
     }
     const { initBackend } = await import("../ml/backend.ts");
     const { createModel } = await import("../ml/models.ts");
-    const { evaluate, setWeights } = await import("../ml/train.ts");
+    const { setWeights } = await import("../ml/train.ts");
+    const { rootLossDetail } = await import("../ml/root-loss.ts");
     const { unflattenWeights } = await import("../ml/codec.ts");
     await initBackend("auto");
     const model = createModel(spec, 0);
     return async (weights) => {
       setWeights(model, unflattenWeights(weights, spec));
-      return evaluate(model, data).loss;
+      return rootLossDetail(model, data, data.numClasses);
     };
   })();
   cache.set(cid, loading);

@@ -27,7 +27,9 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
   if (examplePlan === false) return false;
   // Device profile (node/devices): a peer low on battery and not charging, or too hot, sits the round out.
   if (!mayTrain(state.device, round.round, ctx.now(), log)) return false;
+  const fetchStart = Date.now();
   const global = await ctx.models.get(round.globalModelCid, { timeoutMs: 60_000, deadlineMs: round.phaseDeadline * 1000 });
+  const globalFetchMs = Date.now() - fetchStart;
   const learner = await ctx.learner();
   const o = {
     round: round.round, peerIndex: ctx.dataIndex, numPeers: ctx.numPeers, attack: state.attack,
@@ -58,7 +60,9 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
   const cid = CID.parse(packed.bytes ? await ctx.models.putBytes(packed.bytes, packed.decoded) : await ctx.models.put(update.weights));
   // Example-level DP-SGD (--dp example): this peer's cumulative epsilon over every local step so far.
   const exampleEpsilon = learner.exampleEpsilon?.(task.dp?.delta ?? 1e-5) ?? null;
+  const txStart = Date.now();
   const sent = await ctx.chain.commitUpdate(round.round, cid, update.samples);
+  const commitTxMs = Date.now() - txStart;
   packed.commitResidual();
   if (examplePlan) await reportExampleEpsilon(ctx, round.round, state.examplePrivacy!, examplePlan);
   const updateBytes = packed.bytes?.length ?? ctx.models.maxBytes;
@@ -66,7 +70,7 @@ export async function runTrainer(ctx: RoleContext, round: RoundState, state: Tra
   const energy = bookRound(state.device, round.round, ctx.now(), { samples: update.samples, uuBytes: updateBytes, sidelinkBytes: 0 });
   log.info("committed", {
     round: round.round, cid: cid.toString(), samples: update.samples, trainSeconds: update.seconds.toFixed(2),
-    loss: update.loss.toFixed(4), gas: sent.gasUsed, ...(update.attack ? { attack: update.attack } : {}),
+    loss: update.loss.toFixed(4), gas: sent.gasUsed, globalFetchMs, commitTxMs, ...(update.attack ? { attack: update.attack } : {}),
     ...(exampleEpsilon !== null ? { exampleEpsilon: exampleEpsilon.toFixed(3) } : {}),
     ...(packed.format !== "none" ? { compression: packed.format, bytes: updateBytes } : {}),
     ...(energy ? { tier: energy.tier, energyJ: energy.totalJ.toFixed(2), battery: energy.batteryPercent.toFixed(1) + "%", temperatureC: energy.temperatureC.toFixed(1), throttleSleepS: sleptS.toFixed(1) } : {}),

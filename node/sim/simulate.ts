@@ -24,6 +24,7 @@ import { decodeUpdate, encodeUpdate, updateCid } from "../protocol/model-bytes.t
 import { aggregateAccepted, rootVerdict, roundVerdict, votedVerdict, type RoundUpdate } from "../protocol/verdict.ts";
 import { loadLabels } from "../ml/datasets.ts";
 import { rootSetIndices } from "../ml/root-set.ts";
+import { rootLossDetail } from "../ml/root-loss.ts";
 import { maskFrom } from "../protocol/codecs.ts";
 import { DEFAULT_BACKDOOR_TARGET, attackSuccessRate, dataAttacks } from "../attacks/index.ts";
 import { historySuspects, type RoundVotes, type VoteHistoryPolicy } from "../aggregation/rules/vote-history.ts";
@@ -212,7 +213,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         allowHeld: true,
       }))
       : null;
-    const rootLoss = async (w: Float32Array) => { setWeights(rootModel!, unflattenWeights(w, spec)); return evaluate(rootModel!, rootSet!).loss; };
+    // Total and per-class losses (the rule's per-class gate), as the verifiers' loader computes them.
+    const rootLoss = async (w: Float32Array) => { setWeights(rootModel!, unflattenWeights(w, spec)); return rootLossDetail(rootModel!, rootSet!, rootSet!.numClasses); };
     /** The round's verdict: public for geometric rules; the committee's per-update majority for a private vote. */
     const committeeVerdict = async (setting: Parameters<typeof roundVerdict>[0], models: Parameters<typeof roundVerdict>[1], updates: RoundUpdate[], r: number) => {
       const publicVerdict = roundVerdict(setting, models, updates);

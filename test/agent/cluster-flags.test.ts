@@ -22,5 +22,8 @@ describe("agent and demo flags: clustered rounds", () => {
     expect(parsed.help === false && parsed.options.clusters).to.equal(true);
     expect(() => parseDemoArgs(["--clusters"])).to.throw(RangeError, /--clusters needs --scenario/);
     expect(() => parseDemoArgs(["--clusters", "--scenario", "x.json", "--private"])).to.throw(RangeError, /does not combine with --private/);
+    expect(() => parseDemoArgs(["--clusters", "--scenario", "x.json", "--rule", "validation-vote"])).to.throw(RangeError, /does not combine with --rule validation-vote/);
+    const root = parseDemoArgs(["--clusters", "--scenario", "x.json", "--rule", "root-validation"]);
+    expect(root.help === false && root.options.rule).to.equal("root-validation");
   });
 });

@@ -1,7 +1,7 @@
 // root-validation (node/aggregation/rules/root-validation.ts), its root set (node/ml/root-set.ts), the
 // verifier's loader (node/roles/root-set.ts) and the deterministic round verdict (protocol/verdict.ts).
 import { expect } from "chai";
-import { createRule, hasPrivateVote, hasRootVote, rootValidationRule } from "../../node/aggregation/rules.ts";
+import { createRule, hasPrivateVote, hasRootVote, PER_CLASS_NET_FACTOR, PER_CLASS_OWNER_FACTOR, perClassGate, rootValidationRule } from "../../node/aggregation/rules.ts";
 import { AggregationParameterError } from "../../node/aggregation/errors.ts";
 import { decodeModelSpec, encodeModelSpec, ModelSpecFormatError } from "../../node/ml/codec.ts";
 import { loadLabels } from "../../node/ml/datasets.ts";
@@ -76,6 +76,85 @@ describe("root-validation rule", () => {
     // Other rules: rootVerdict is the public verdict.
     const cc = await rootVerdict({ ...setting, rule: "median" }, models, updates, loss);
     expect(cc.rootVote).to.equal(undefined);
+  });
+});
+
+/**
+ * A synthetic label-skewed round with per-class losses: 10 classes, each a block of coordinates; class c's
+ * loss is the squared distance to the optimum on its block. A peer that owns class c steps towards the
+ * optimum on that block and, as honest one-class training does to the shared logits, a little away from it
+ * on the others (its "spill"); a flipper sends the negation of such an update.
+ */
+function skewedRound(seed: number) {
+  const C = 10, B = 40, rng = mulberry32(seed);
+  const global = Float32Array.from({ length: C * B }, () => randomNormal(rng));
+  const optimum = Float32Array.from({ length: C * B }, () => randomNormal(rng));
+  // Owns class c (a step of `own` towards its optimum) and spills onto the next five classes.
+  const owner = (c: number, spill: number, own = 0.5) => Float32Array.from(global, (g, k) => {
+    const b = Math.floor(k / B);
+    return (b === c ? own : (b - c + C) % C <= 5 ? -spill : 0) * (optimum[k] - g) + 0.02 * randomNormal(rng);
+  });
+  const classLoss = (w: Float32Array, c: number) => { let s = 0; for (let k = c * B; k < (c + 1) * B; k++) s += (w[k] - optimum[k]) ** 2; return s / B; };
+  const detail = async (w: Float32Array) => { const byClass = Array.from({ length: C }, (_, c) => classLoss(w, c)); return { loss: byClass.reduce((a, b) => a + b, 0) / C, byClass }; };
+  const total = async (w: Float32Array) => (await detail(w)).loss;
+  return { global, owner, detail, total };
+}
+
+describe("root-validation's per-class gate", () => {
+  it("keeps an honest one-class update whose spill-over raises the total root loss, and still rejects flipped ones", async () => {
+    const { global, owner, detail, total } = skewedRound(11);
+    // Peers 0-4 and 6 own one class each with a small spill; peer 5 owns class 5 with a large spill (its
+    // total score is positive: honest but harmful to the balanced root set); peers 7 and 8 send flipped
+    // updates of owners of classes 7 and 8. rho = 0.2 % so the outlier test decides.
+    const deltas = [owner(0, 0.02), owner(1, 0.02), owner(2, 0.02), owner(3, 0.02), owner(4, 0.02), owner(5, 0.25, 1), owner(6, 0.02), Float32Array.from(owner(7, 0.02), (x) => -x), Float32Array.from(owner(8, 0.02), (x) => -x)];
+    const ctx = { numSamples: deltas.map(() => 100), param: 2 };
+    const rule = rootValidationRule();
+    const onGlobal = <T>(f: (w: Float32Array) => Promise<T>) => (d: Float32Array) => f(Float32Array.from(global, (g, k) => g + d[k]));
+    const scalar = await rule.rootVote(deltas, ctx, onGlobal(total));
+    expect(scalar.scores[5], "peer 5 raises the total root loss").to.be.greaterThan(0);
+    expect(scalar.accepted, "the total-loss vote alone rejects the honest peer 5 with the flippers").to.deep.equal([true, true, true, true, true, false, true, false, false]);
+    expect(scalar.classScores).to.equal(undefined);
+    const gated = await rule.rootVote(deltas, ctx, onGlobal(detail));
+    expect(gated.scores).to.deep.equal(scalar.scores);
+    expect(gated.accepted, "the per-class gate keeps peer 5 and confirms the flippers").to.deep.equal([true, true, true, true, true, true, true, false, false]);
+    expect(gated.gate![5]).to.include({ harmful: false, bestClass: 5 });
+    expect(gated.gate![7]).to.include({ harmful: true, worstClass: 7 });
+    expect(gated.gate![8]).to.include({ harmful: true, worstClass: 8 });
+    expect(gated.gate![0], "no gate for an update the total vote keeps").to.equal(null);
+    expect(gated.classScores![5][5]).to.be.lessThan(0);
+  });
+
+  it("thinks like the attacker: owner-sized harm, diffuse harm and harm spread thin under a decoy all stay rejected", () => {
+    const M = 0.4; // the round's owner size
+    const classes = (first: number, rest: number) => [first, ...new Array(9).fill(rest)];
+    // Honest one-class update: helps its class, spills a little onto four others.
+    expect(perClassGate([-0.5, 0.1, 0.1, 0.1, 0.1, 0, 0, 0, 0, 0], M).harmful).to.equal(false);
+    // Sign-flip of such an update: hurts its class by an owner's amount.
+    expect(perClassGate([0.5, -0.1, -0.1, -0.1, -0.1, 0, 0, 0, 0, 0], M)).to.include({ harmful: true, worstClass: 0 });
+    // IPM-like: a little harm to every class, help to none.
+    expect(perClassGate(new Array(10).fill(0.05), M).harmful).to.equal(true);
+    // Adaptive: honest work on class 0 as a decoy, every other class hurt just under the owner bound.
+    expect(perClassGate(classes(-0.2, 0.27), M).harmful, "harms add up to over twice the help").to.equal(true);
+    // What the gate cannot stop (docs/robustness.md): harms under the bound AND at most twice the help.
+    // Such an update must do real work for the root set and its net harm is at most its help.
+    const residual = perClassGate(classes(-0.5, 0.11), M);
+    expect(residual.harmful).to.equal(false);
+    expect(residual.harmSum - residual.helpSum).to.be.at.most((PER_CLASS_NET_FACTOR - 1) * residual.helpSum);
+    expect(PER_CLASS_OWNER_FACTOR).to.be.within(0, 1);
+  });
+
+  it("is what rootVerdict applies, with the class in the rejection's message", async () => {
+    const { global, owner, detail } = skewedRound(12);
+    const deltas = [owner(0, 0.02), owner(1, 0.02), owner(2, 0.02), owner(3, 0.25, 1), owner(4, 0.02), Float32Array.from(owner(5, 0.02), (x) => -x)];
+    const updates: RoundUpdate[] = [];
+    for (const d of deltas) {
+      const w = Float32Array.from(global, (g, k) => g + d[k]);
+      updates.push({ cid: await updateCid(new Uint8Array(w.buffer)), numSamples: 50, weights: w });
+    }
+    const setting = { rule: "root-validation" as const, ruleParam: 2, copyCosineThreshold: 0.999, sampleWeightClip: 3 };
+    const v = await rootVerdict(setting, { global, previousGlobal: null }, updates, detail);
+    expect(v.accepted).to.deep.equal([true, true, true, true, true, false]);
+    expect(v.rejections.map((r) => r.message).join()).to.match(/per class it raises class 5's loss by .* owner size/);
   });
 });
 

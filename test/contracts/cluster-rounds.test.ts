@@ -8,6 +8,7 @@ import { network } from "hardhat";
 import type { ClusterRounds } from "../../types/ethers-contracts/index.ts";
 import ClusterRoundsModule, { CLUSTER_DEFAULTS } from "../../ignition/modules/ClusterRounds.ts";
 import { ALL_ROLES, Phase, cidRaw, commitAll, deployTask } from "./helpers.ts";
+import { RULE_ID_BY_NAME } from "../../node/protocol/ids.ts";
 
 const { ethers, networkHelpers, ignition } = await network.create();
 const { time } = networkHelpers;
@@ -48,8 +49,10 @@ describe("ClusterRounds: configuration", () => {
     await expect(clusters.configure(cfg({ recordWindowBps: 9001 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("recordWindowBps");
     await expect(clusters.configure(cfg({ challengeWindowBps: 0 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("challengeWindowBps");
     await expect(clusters.configure(cfg({ recordWindowBps: 6000, challengeWindowBps: 3001 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("challengeWindowBps");
-    await expect(clusters.configure(cfg({ checkersPerCluster: 0 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("checkersPerCluster");
-    await expect(clusters.configure(cfg({ checkersPerCluster: 17 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("checkersPerCluster");
+    await expect(clusters.configure(cfg({ insideCheckers: 17 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("insideCheckers");
+    // p = 0: no outside check ever, a cluster's own members (possible accomplices) would be its only checkers
+    await expect(clusters.configure(cfg({ outsideCheckBps: 0 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("outsideCheckBps");
+    await expect(clusters.configure(cfg({ outsideCheckBps: 10001 }))).to.be.revertedWithCustomError(clusters, "InvalidConfig").withArgs("outsideCheckBps");
     await expect(clusters.configure(cfg({ scenarioCid: "0x1234" }))).to.be.revertedWithCustomError(clusters, "InvalidCid");
     await expect(clusters.recordCluster(1, bits(0, 1), bits(0), cidRaw(ethers, "a"))).to.be.revertedWithCustomError(clusters, "NotConfigured");
     await expect(clusters.configure(cfg())).to.emit(clusters, "ClusterRoundsConfigured");
@@ -57,6 +60,16 @@ describe("ClusterRounds: configuration", () => {
     expect(await clusters.verificationDuration()).to.equal(50n);
     expect(await clusters.task()).to.equal(await task.getAddress());
     await expect(clusters.configure(cfg())).to.be.revertedWithCustomError(clusters, "AlreadyConfigured");
+  });
+
+  it("refuses a task whose rule votes privately (validation-vote): nobody could check a head's verdict", async () => {
+    const d = await deployTask(ethers, { start: false, config: { robustRule: RULE_ID_BY_NAME["validation-vote"] } });
+    const clusters = (await ethers.deployContract("ClusterRounds", [await d.task.getAddress()])) as unknown as ClusterRounds;
+    await expect(clusters.configure(cfg())).to.be.revertedWithCustomError(clusters, "RuleNotCheckable").withArgs(RULE_ID_BY_NAME["validation-vote"]);
+    // root-validation votes on a PUBLIC root set (deterministic, recomputable): accepted
+    const r = await deployTask(ethers, { start: false, config: { robustRule: RULE_ID_BY_NAME["root-validation"] } });
+    const ok = (await ethers.deployContract("ClusterRounds", [await r.task.getAddress()])) as unknown as ClusterRounds;
+    await expect(ok.configure(cfg())).to.emit(ok, "ClusterRoundsConfigured");
   });
 
   it("refuses a started task and a zero task address", async () => {
@@ -70,7 +83,7 @@ describe("ClusterRounds: configuration", () => {
     const { task } = await deployTask(ethers, { start: false });
     const { clusters } = await ignition.deploy(ClusterRoundsModule, { parameters: { ClusterRoundsModule: { task: await task.getAddress(), scenarioCid: scenario, maxClusterSize: 6 } } });
     const c = await (clusters as unknown as ClusterRounds).config();
-    expect([c.scenarioCid, c.maxClusterSize, c.minHeadBatteryBps, c.recordWindowBps, c.challengeWindowBps, c.checkersPerCluster]).to.deep.equal([scenario, 6n, 3000n, 4000n, 3000n, 2n]);
+    expect([c.scenarioCid, c.maxClusterSize, c.minHeadBatteryBps, c.recordWindowBps, c.challengeWindowBps, c.insideCheckers, c.outsideCheckBps]).to.deep.equal([scenario, 6n, 3000n, 4000n, 3000n, 1n, 4000n]);
   });
 });
 

@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { EmbeddedStore } from "../../ipfs/embedded-store.ts";
 
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `peerfl-ipfs-${prefix}-`));
@@ -23,4 +24,21 @@ export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+/** Block bytes (and senders) this node's bitswap received, duplicates included. Test-only: reaches Helia's broker. */
+export function countBitswapBytes(store: EmbeddedStore): { bytes: number; senders: Set<string> } {
+  const count = { bytes: 0, senders: new Set<string>() };
+  const brokers = (store.helia as unknown as { blockBrokers: { name: string; bitswap?: { network: EventTarget } }[] }).blockBrokers;
+  const network = brokers.find((b) => b.name === "bitswap")?.bitswap?.network;
+  if (!network) throw new Error("no bitswap network on this Helia node (Helia internals changed?)");
+  network.addEventListener("bitswap:message", (evt) => {
+    const { peer, message } = (evt as CustomEvent<{ peer: { toString(): string }; message: { blocks: { data?: Uint8Array }[] } }>).detail;
+    for (const b of message.blocks) {
+      if (!b.data) continue;
+      count.bytes += b.data.length;
+      count.senders.add(peer.toString());
+    }
+  });
+  return count;
 }

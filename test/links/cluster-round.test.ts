@@ -12,7 +12,7 @@ import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { encodeUpdate, updateCid, type RoundUpdate } from "../../node/protocol/index.ts";
 import { maskOfPeers, type ClusterRecord } from "../../node/roles/cluster-chain.ts";
-import { clusterCheckers, judgeCluster, judgeClusteredRound, roundClustering, type IndexedCommit } from "../../node/protocol/cluster-round.ts";
+import { clusterCheckers, outsideCheckDrawn, judgeCluster, judgeClusteredRound, roundClustering, type IndexedCommit } from "../../node/protocol/cluster-round.ts";
 import { clusterDeploymentJson, clusterSetupFrom } from "../../node/roles/cluster-roles.ts";
 import type { RoundRules } from "../../node/protocol/task-config.ts";
 
@@ -35,7 +35,7 @@ async function fixture() {
   }
   const fetchedCommits: number[] = [];
   const fetch = async (idx: number[]) => { fetchedCommits.push(...idx); return idx.map((i) => updates[i]); };
-  const honest = judgeCluster(rules, models, [0, 1, 2, 4].map((p) => updates[p]));
+  const honest = await judgeCluster(rules, models, [0, 1, 2, 4].map((p) => updates[p]));
   const record: ClusterRecord = { headIndex: 0, members: maskOfPeers([0, 1, 2, 4]), included: maskOfPeers([0, 1, 2, 4]), aggregateCid: await updateCid(encodeUpdate(honest.aggregate!, spec)), acceptedSamples: 400 };
   const judge = (records: ClusterRecord[]) => judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records, fetch });
   return { updates, record, judge, honest, commits, fetch, fetchedCommits };
@@ -53,7 +53,7 @@ describe("clustered rounds: the rules every verifier, aggregator and the audit a
 
   it("catches a head that drops an honest member: its own commit is rejected, the members are judged alone", async () => {
     const { record, judge, updates } = await fixture();
-    const kept = judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
+    const kept = await judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
     const dropped: ClusterRecord = { ...record, included: maskOfPeers([0, 1, 4]), aggregateCid: await updateCid(encodeUpdate(kept.aggregate!, spec)), acceptedSamples: 300 };
     const j = await judge([dropped]);
     expect(j.clusters[0].status).to.equal("invalid");
@@ -62,15 +62,39 @@ describe("clustered rounds: the rules every verifier, aggregator and the audit a
     expect(j.rejections.find((r) => r.index === 0)?.message).to.match(/^cluster head:/);
   });
 
-  it("catches a record whose members are not the clustering's, and a record by a peer that heads nothing", async () => {
+  it("catches a record naming a peer outside the clustering, and a record by a peer that heads nothing", async () => {
     const { record, judge } = await fixture();
-    const wrong = await judge([{ ...record, members: maskOfPeers([0, 1, 2]), included: maskOfPeers([0, 1, 2]) }]);
+    const wrong = await judge([{ ...record, members: maskOfPeers([0, 1, 2, 3, 4]) }]);
     expect(wrong.clusters[0]).to.include({ status: "invalid" });
+    expect(wrong.clusters[0].reason).to.match(/not a subset of the clustering's/);
     expect(wrong.accepted[0]).to.equal(false);
     const stray = await judge([{ ...record, headIndex: 3, members: maskOfPeers([3, 1]) }]);
     expect(stray.strayRecords.map((r) => r.headIndex)).to.deep.equal([3]);
     expect(stray.clusters[0].status).to.equal("missing"); // the real head did not record
     expect(stray.accepted).to.deep.equal([true, true, true, false, true]);
+  });
+
+  it("an honest head that could not fetch a member records the subset: the member is judged alone, nobody is blamed; a lie over the subset is caught", async () => {
+    const { judge, updates, fetchedCommits } = await fixture();
+    const subset = await judgeCluster(rules, models, [0, 1, 2].map((p) => updates[p]));
+    const leftOut: ClusterRecord = { headIndex: 0, members: maskOfPeers([0, 1, 2]), included: maskOfPeers([0, 1, 2]), aggregateCid: await updateCid(encodeUpdate(subset.aggregate!, spec)), acceptedSamples: 300 };
+    const j = await judge([leftOut]);
+    expect(j.clusters[0]).to.include({ status: "ok", fullyChecked: true });
+    expect(j.clusters[0].leftOut).to.deep.equal([4]);
+    expect(j.clusters[0].members).to.deep.equal([0, 1, 2, 4]); // the clustering's members, as before
+    expect(j.inputs.map((x) => [x.kind, x.commits])).to.deep.equal([["cluster", [0, 1, 2]], ["lone", [3]], ["lone", [4]]]);
+    expect(j.accepted).to.deep.equal([true, true, true, true, true]); // member 4 is not hurt, head 0 is not blamed
+    expect(j.lone).to.deep.equal([3, 4]);
+    expect(fetchedCommits.filter((i) => i === 4)).to.have.length(1); // fetched once, as a lone update
+    // the same subset with a lying aggregate (3x the delta) or a lying verdict (drops member 2) is caught
+    const scaled = subset.aggregate!.map((w, k) => models.global[k] + 3 * (w - models.global[k]));
+    const lie = await judge([{ ...leftOut, aggregateCid: await updateCid(encodeUpdate(scaled, spec)) }]);
+    expect(lie.clusters[0].status).to.equal("invalid");
+    expect(lie.accepted[0]).to.equal(false);
+    const dropped = await judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1].map((p) => updates[p]));
+    const drop = await judge([{ ...leftOut, included: maskOfPeers([0, 1]), aggregateCid: await updateCid(encodeUpdate(dropped.aggregate!, spec)), acceptedSamples: 200 }]);
+    expect(drop.clusters[0].reason).to.match(/included \[0, 1\], but the task's rule includes \[0, 1, 2\]/);
+    expect(drop.accepted).to.deep.equal([false, true, true, true, true]);
   });
 
   it("a missing record: the members take the flat path", async () => {
@@ -82,25 +106,69 @@ describe("clustered rounds: the rules every verifier, aggregator and the audit a
   });
 });
 
+describe("clustered rounds: root-validation (rule 8) at both levels", () => {
+  it("the head applies the root-set vote to its members; a checker recomputes it and catches a head that skips it", async () => {
+    const rootRules: RoundRules = { rule: "root-validation", ruleParam: 0, copyCosineThreshold: 0.999, sampleWeightClip: 3 };
+    const updates: RoundUpdate[] = [];
+    const commits: IndexedCommit[] = [];
+    for (let p = 0; p < 5; p++) {
+      const rng = mulberry32(deriveSeed(p, 7));
+      // peer 2 sends noise without the honest drift toward where the root set wants the model (a free-rider):
+      // close enough to pass the public pre-filter, useless on the root set
+      const w = Float32Array.from(global, (g) => g + (p === 2 ? 0 : 0.002) + (rng() - 0.5) * 0.004);
+      const cid = await updateCid(encodeUpdate(w, spec));
+      updates.push({ cid, numSamples: 100, weights: w });
+      commits.push({ index: p, peerIndex: p, trainer: `0x${String(p + 1).padStart(40, "0")}`, cid, numSamples: 100 });
+    }
+    // a stand-in for the public root set's loss: squared distance to the point the honest updates head for
+    const rootLoss = async (w: Float32Array) => { let s = 0; for (let k = 0; k < w.length; k++) { const d = w[k] - global[k] - 0.002; s += d * d; } return s; };
+    const members = [0, 1, 2, 4].map((p) => updates[p]);
+    const preFilterOnly = await judgeCluster(rootRules, models, members);
+    expect(preFilterOnly.included).to.deep.equal([true, true, true, true]); // the public pre-filter alone lets peer 2 through
+    const full = await judgeCluster(rootRules, models, members, rootLoss);
+    expect(full.included).to.deep.equal([true, true, false, true]);
+    expect(full.rejections.map((r) => r.message).join()).to.match(/root validation/);
+    const record = (j: typeof full, included: number[]): Promise<ClusterRecord> => updateCid(encodeUpdate(j.aggregate!, spec)).then((aggregateCid) => ({ headIndex: 0, members: maskOfPeers([0, 1, 2, 4]), included: maskOfPeers(included), aggregateCid, acceptedSamples: 100 * included.length }));
+    const judge = (r: ClusterRecord) => judgeClusteredRound({ rules: rootRules, models, spec, setup, seed: "ab", commits, records: [r], fetch: async (idx) => idx.map((i) => updates[i]), rootLoss });
+    const honest = await judge(await record(full, [0, 1, 4]));
+    expect(honest.clusters[0].status).to.equal("ok");
+    expect(honest.accepted).to.deep.equal([true, true, false, true, true]);
+    const skipped = await judge(await record(preFilterOnly, [0, 1, 2, 4]));
+    expect(skipped.clusters[0].status).to.equal("invalid");
+    expect(skipped.clusters[0].reason).to.match(/included \[0, 1, 2, 4\], but the task's rule includes \[0, 1, 4\]/);
+  });
+});
+
 describe("clustered rounds: sampled checks", () => {
   const clustering = { clusters: [{ head: 0, members: [0, 1, 2, 4].map((peer) => ({ peer, mode: "direct" as const })) }, { head: 5, members: [5, 6].map((peer) => ({ peer, mode: "direct" as const })) }] };
-  it("draws k checkers per cluster from the committee, outsiders first, never the head, deterministic in the seed", () => {
+  it("draws k checkers among each cluster's members (never the head) and an outsider with probability p, deterministic in the seed", () => {
     const committee = [0, 1, 2, 3, 4, 5, 6, 7];
-    const a = clusterCheckers("0x" + "11".repeat(32), clustering as never, committee, 2);
-    expect(a).to.deep.equal(clusterCheckers("0x" + "11".repeat(32), clustering as never, committee, 2));
-    for (const [head, vs] of a) {
-      const members = clustering.clusters.find((c) => c.head === head)!.members.map((m) => m.peer);
-      expect(vs).to.have.length(2);
-      expect(vs.some((v) => members.includes(v))).to.equal(false);
+    const seeds = Array.from({ length: 400 }, (_, i) => "0x" + i.toString(16).padStart(64, "0"));
+    const policy = { insideCheckers: 1, outsideCheckBps: 3000 };
+    const a = clusterCheckers(seeds[1], clustering as never, committee, policy);
+    expect(a).to.deep.equal(clusterCheckers(seeds[1], clustering as never, committee, policy));
+    let drawn = 0;
+    const insideFirsts = new Set<number>();
+    for (const seed of seeds) {
+      const vs = clusterCheckers(seed, clustering as never, committee, policy).get(0)!;
+      const members = [0, 1, 2, 4];
+      expect(vs).to.not.include(0);
+      expect(members).to.include(vs[0]); // the inside checker
+      insideFirsts.add(vs[0]);
+      expect(vs.length === 2).to.equal(outsideCheckDrawn(seed, 0, 3000));
+      if (vs.length === 2) { drawn++; expect(members).to.not.include(vs[1]); }
     }
-    // only one outsider (3) for head 0: it comes first, then a member other than the head
-    const few = clusterCheckers("0x" + "22".repeat(32), clustering as never, [0, 1, 2, 3, 4], 3).get(0)!;
-    expect(few[0]).to.equal(3);
-    expect(few).to.have.length(3);
-    expect(few).to.not.include(0);
-    // other seeds draw other checkers (not a fixed order)
-    const firsts = new Set(Array.from({ length: 16 }, (_, i) => clusterCheckers("0x" + i.toString(16).padStart(64, "0"), clustering as never, committee, 1).get(0)![0]));
-    expect(firsts.size).to.be.greaterThan(1);
+    // p = 30 %: the outside check is drawn in about 30 % of the rounds (400 seeds: 120 ± 3 sd ≈ 28)
+    expect(drawn).to.be.within(92, 148);
+    expect(insideFirsts.size).to.be.greaterThan(1); // other seeds draw other members
+    // p = 100 %: always one outsider; k = 3 in a cluster of 4: every member but the head
+    const all = clusterCheckers(seeds[2], clustering as never, committee, { insideCheckers: 3, outsideCheckBps: 10000 }).get(0)!;
+    expect([...all.slice(0, 3)].sort()).to.deep.equal([1, 2, 4]);
+    expect([3, 5, 6, 7]).to.include(all[3]);
+    // k = 0: only the sampled outsider (some rounds nobody checks: the record is taken as it is)
+    const none = seeds.map((seed) => clusterCheckers(seed, clustering as never, committee, { insideCheckers: 0, outsideCheckBps: 3000 }).get(0)!);
+    expect(none.every((vs) => vs.length <= 1)).to.equal(true);
+    expect(none.some((vs) => vs.length === 0)).to.equal(true);
   });
 
   it("a record taken unchecked costs no member download; one whose aggregate cannot be fetched is checked in full", async () => {
@@ -119,7 +187,7 @@ describe("clustered rounds: sampled checks", () => {
 
   it("an unchecked record that leaves a member out is taken as recorded (only a checker's challenge overturns it)", async () => {
     const { record, commits, fetch, updates } = await fixture();
-    const kept = judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
+    const kept = await judgeCluster({ ...rules, copyCosineThreshold: 0 }, models, [0, 1, 4].map((p) => updates[p]));
     const dropped: ClusterRecord = { ...record, included: maskOfPeers([0, 1, 4]), aggregateCid: await updateCid(encodeUpdate(kept.aggregate!, spec)), acceptedSamples: 300 };
     const j = await judgeClusteredRound({ rules, models, spec, setup, seed: "ab", commits, records: [dropped], fetch, fullCheck: () => false, fetchAggregate: async () => kept.aggregate });
     expect(j.accepted).to.deep.equal([true, true, false, true, true]);

@@ -31,7 +31,8 @@ import { modelSpecFor } from "../../node/ml/models.ts";
 import { deriveSeed, mulberry32 } from "../../node/ml/random.ts";
 import { Phase } from "../../node/protocol/ids.ts";
 import { revealAggregator, runAggregator } from "../../node/roles/aggregator.ts";
-import { clusterRoundsWriter, deployClusterRounds } from "../../node/roles/cluster-chain.ts";
+import { bitsOf, clusterRoundsWriter, deployClusterRounds } from "../../node/roles/cluster-chain.ts";
+import { clusterCheckers } from "../../node/protocol/cluster-round.ts";
 import { clusterSetupFrom, runClusterHead, type ClusterRoleContext, type HeadAttack } from "../../node/roles/cluster-roles.ts";
 import type { ModelStore } from "../../ipfs/model-store.ts";
 import type { RoleContext } from "../../node/roles/context.ts";
@@ -61,7 +62,10 @@ function fakeLearner(peer: number): Learner {
   };
 }
 
-describe("roles: clustered rounds with a ClusterRounds side contract (in-process chain)", function () {
+/** k = 0, p = 100 %: peer 3 (the only outsider) checks every round — the first suite; k = 1, p = 100 %: a member checks too — the second. */
+const POLICIES = [{ insideCheckers: 0, outsideCheckBps: 10000 }, { insideCheckers: 1, outsideCheckBps: 10000 }] as const;
+
+for (const policy of POLICIES) describe(`roles: clustered rounds with a ClusterRounds side contract (in-process chain), k = ${policy.insideCheckers}, p = ${policy.outsideCheckBps / 100} %`, function () {
   this.timeout(180_000);
   let provider: BrowserProvider;
   let contract: Contract;
@@ -127,7 +131,16 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
   };
 
   /** Commit, (head records), sampled checks and challenges, verify, aggregate, finalize round `r`. */
-  const runRound = async (r: number, o: { headAttack?: HeadAttack; headCrashes?: boolean; falseChallengeBy?: number; silentChecker?: boolean }) => {
+  /** The checkers the on-chain check seed drew for head 0's cluster {0, 1, 2, 4} in round `r`. */
+  const drawnCheckers = async (r: number): Promise<number[]> => {
+    const { seed } = await clusterRoundsWriter(clusterAddress, signers[0], log).checkSeed(r);
+    const committee = bitsOf((await chains[0].committees(r)).verifiers);
+    const clustering = { clusters: [{ head: 0, members: [0, 1, 2, 4].map((peer) => ({ peer, mode: "direct" as const })) }] };
+    return clusterCheckers(seed!, clustering as never, committee, policy).get(0)!;
+  };
+
+  /** `silent`: peers that skip their checks (a checker colluding with the head), given the drawn checkers. */
+  const runRound = async (r: number, o: { headAttack?: HeadAttack; headCrashes?: boolean; falseChallengeBy?: number; silent?: (checkers: number[]) => number[] }) => {
     for (const f of fetched) f.clear();
     for (let i = 0; i < PEERS; i++) expect(await runTrainer(await ctxFor(i), await chains[i].round(r), { dpRoundsSpent: 0, budgetExhaustedLogged: false })).to.equal(true);
     expect((await chains[0].round(r)).phase).to.equal(Phase.VerifyCommit);
@@ -150,7 +163,9 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     const late = await headWriter.recordCluster(r, 0b10111n, 0b10111n, null).then(() => null, (e: Error & { errorName?: string }) => e.errorName);
     expect(late).to.equal("RecordWindowClosed");
     // peer 3 (the drawn checker) last: the members' downloads before it are what sampling saves
-    for (const i of [0, 1, 2, 4, 3]) if (!(o.silentChecker && i === 3)) await checkAssigned(i, r);
+    await checkAssigned(0, r); // the head: draws the seed (never its own checker)
+    const silent = o.silent ? o.silent(await drawnCheckers(r)) : [];
+    for (const i of [1, 2, 4, 3]) if (!silent.includes(i)) await checkAssigned(i, r);
     if (o.falseChallengeBy !== undefined) await clusterRoundsWriter(clusterAddress, signers[o.falseChallengeBy], log).challengeCluster(r, 0);
     const fetchedInChecks = fetched.map((f) => new Set(f));
     await travel(181); // past the challenge window (the next 30 %)
@@ -177,13 +192,16 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     // each peer's own signer for the side contract (a NonceManager per account, as the agents have)
     signers = await Promise.all(chains.map(async (_, i) => (await t.connFor(i + 1)).signer as unknown as Signer));
     const scenarioCid = CID.parse(await store.put(readFileSync(SCENARIO)));
-    clusterAddress = await deployClusterRounds(String(contract.target), { scenarioCid, checkersPerCluster: 1 }, t.deployer, log);
+    clusterAddress = await deployClusterRounds(String(contract.target), { scenarioCid, ...policy }, t.deployer, log);
     await t.start();
   });
 
   after(() => { for (const c of chains) c.close(); });
 
-  it("an honest clustered round: only the drawn checker downloads the members' updates; the audit reproduces both levels", async () => {
+  /** A test of the suite with k = `k` inside checkers only. */
+  const itWith = (k: number, title: string, fn: () => Promise<void>) => { if (policy.insideCheckers === k) it(title, fn); };
+
+  itWith(0, "an honest clustered round: only the drawn checker downloads the members' updates; the audit reproduces both levels", async () => {
     const { round, fetchedInChecks, cidOf } = await runRound(1, {});
     const rec = events.find((e) => e.event === "cluster-recorded");
     expect(rec?.fields).to.include({ round: 1, head: 0, members: "0,1,2,4", included: "0,1,2,4", samples: 4 * N });
@@ -220,7 +238,7 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(a.unclustered).to.deep.equal([3]);
   });
 
-  it("a lying head checked by one honest verifier is caught although the others did not check: the challenge makes everyone check", async () => {
+  itWith(0, "a lying head checked by one honest verifier is caught although the others did not check: the challenge makes everyone check", async () => {
     const { round, fetchedInChecks, cidOf } = await runRound(2, { headAttack: "scale-aggregate" });
     expect(events.some((e) => e.event === "cluster-head-attack" && e.fields.round === 2)).to.equal(true);
     const challenged = events.filter((e) => e.event === "cluster-challenged" && e.fields.round === 2);
@@ -238,7 +256,7 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(a.clusters[0].aggregateCidOnChain).to.not.equal(a.clusters[0].aggregateCidRecomputed);
   });
 
-  it("a false challenge of an honest head costs bandwidth only: honest head and members are accepted, the audit marks it unjustified", async () => {
+  itWith(0, "a false challenge of an honest head costs bandwidth only: honest head and members are accepted, the audit marks it unjustified", async () => {
     const { round } = await runRound(3, { falseChallengeBy: 1 });
     expect(round.acceptedMask).to.equal(0b11111n);
     const judged = events.filter((e) => e.event === "clusters-judged" && e.fields.round === 3);
@@ -248,7 +266,7 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(a.clusters[0]).to.include({ head: 0, status: "ok", challenge: "unjustified", challengedBy: chains[1].account });
   });
 
-  it("a head that crashes before recording: after the record window its members take the flat path", async () => {
+  itWith(0, "a head that crashes before recording: after the record window its members take the flat path", async () => {
     const { round } = await runRound(4, { headCrashes: true });
     expect(events.some((e) => e.event === "cluster-head-missing" && e.fields.round === 4)).to.equal(true);
     expect(round.acceptedMask).to.equal(0b11111n);
@@ -261,8 +279,8 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(String((refused as { errorName?: string } | null)?.errorName ?? refused?.message)).to.match(/WrongRound|WrongPhase|RecordWindowClosed/);
   });
 
-  it("a lying head whose only checker stays silent gets through, and the audit reports the uncaught lie", async () => {
-    const { round } = await runRound(5, { headAttack: "drop-member", silentChecker: true });
+  itWith(0, "a lying head whose only checker stays silent gets through, and the audit reports the uncaught lie", async () => {
+    const { round } = await runRound(5, { headAttack: "drop-member", silent: () => [3] });
     // peer 3 checked only when it voted (after the challenge window): it alone rejects the head
     expect(events.filter((e) => e.event === "cluster-head-caught" && e.fields.round === 5)).to.have.length(1);
     expect(round.acceptedMask & 1n).to.equal(1n); // the head's commit accepted by the majority
@@ -272,7 +290,7 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(a.differences.join("\n")).to.match(/head peer0 lied .* none of its checkers \[3\] challenged it/);
   });
 
-  it("the explorer's clusters report shows heads, records, lone peers and energy per round from chain + IPFS", async () => {
+  itWith(0, "the explorer's clusters report shows heads, records, lone peers and energy per round from chain + IPFS", async () => {
     const ctx = {
       client: { getProvider: async () => provider }, iface: contract.interface, contractAddress: String(contract.target),
       content: { get: (cid: string) => store.get(cid, { timeoutMs: 1000 }), sizes: new Map<string, number>() }, cidTimeoutMs: 1000,
@@ -296,5 +314,56 @@ describe("roles: clustered rounds with a ClusterRounds side contract (in-process
     expect(r4.lone).to.deep.equal([0, 1, 2, 3, 4]);
     const page = clustersPage({ chain: {}, index: {}, ipfs: {}, contractAddress: null } as never, report);
     expect(page).to.include("chart-energy").and.include("missing: members went flat").and.include("peer0").and.include("challenged: checked by every verifier");
+  });
+  itWith(1, "a lying head whose inside checker colludes (stays silent) is caught by the sampled outside checker; the audit shows both checkers", async () => {
+    let checkers: number[] = [];
+    const { round, fetchedInChecks, cidOf } = await runRound(1, { headAttack: "scale-aggregate", silent: (cs) => { checkers = cs; return cs.filter((v) => v !== 3); } });
+    expect(checkers).to.have.length(2);
+    const inside = checkers[0];
+    expect([1, 2, 4]).to.include(inside); // one member of the cluster, drawn by the seed
+    expect(checkers[1]).to.equal(3); // the outsider (p = 100 %)
+    const challenged = events.filter((e) => e.event === "cluster-challenged" && e.fields.round === 1);
+    expect(challenged).to.have.length(1); // the outsider alone: the inside checker colluded
+    expect(String(challenged[0].fields.reason)).to.match(/aggregate .* is not the recomputed/);
+    expect([0, 1, 2, 4].map(cidOf).every((c) => fetchedInChecks[3].has(c))).to.equal(true);
+    expect(round.acceptedMask).to.equal(0b11110n); // the head's commit rejected, everyone else accepted
+    const a = await audit(1);
+    expect(a.differences).to.deep.equal([]);
+    expect(a.ok).to.equal(true);
+    expect(a.clusters[0]).to.include({ head: 0, status: "invalid", challenge: "justified", challengedBy: chains[3].account });
+    expect(a.clusters[0].checkers).to.deep.equal(checkers);
+  });
+
+  itWith(1, "an honest head that leaves a member out of its record is not blamed and the member is not hurt: it is judged alone; the inside checker checks over the sidelink", async () => {
+    const { round, fetchedInChecks, cidOf } = await runRound(2, { headAttack: "leave-out-member" });
+    const attack = events.find((e) => e.event === "cluster-head-attack" && e.fields.round === 2);
+    const victim = Number(attack?.fields.leftOut);
+    expect([1, 2, 4]).to.include(victim);
+    const rec = events.find((e) => e.event === "cluster-recorded" && e.fields.round === 2);
+    expect(rec?.fields).to.include({ leftOut: String(victim), members: [0, 1, 2, 4].filter((p) => p !== victim).join(",") });
+    expect(events.filter((e) => e.event === "cluster-challenged" && e.fields.round === 2)).to.deep.equal([]);
+    expect(events.filter((e) => e.event === "cluster-checked" && e.fields.round === 2)).to.have.length(2); // the member and the outsider
+    expect(round.acceptedMask).to.equal(0b11111n); // head and the left-out member both accepted
+    // every verifier fetched the left-out member's update itself (it is judged like a lone peer)
+    for (const p of [0, 1, 2, 3, 4]) if (p !== victim) expect(fetched[p].has(cidOf(victim)), `peer ${p}`).to.equal(true);
+    const checkers = await drawnCheckers(2);
+    expect([0, 1, 2, 4].filter((p) => p !== victim).map(cidOf).every((c) => fetchedInChecks[checkers[0]].has(c))).to.equal(true);
+    const a = await audit(2);
+    expect(a.differences).to.deep.equal([]);
+    expect(a.ok).to.equal(true);
+    expect(a.clusters[0]).to.include({ head: 0, status: "ok", challenge: null });
+    expect(a.clusters[0].leftOut).to.deep.equal([victim]);
+    expect(a.uncaughtLies).to.deep.equal([]);
+    // the explorer's Clusters page: the record is valid, the left-out member went over Uu alone
+    const ctx = {
+      client: { getProvider: async () => provider }, iface: contract.interface, contractAddress: String(contract.target),
+      content: { get: (cid: string) => store.get(cid, { timeoutMs: 1000 }), sizes: new Map<string, number>() }, cidTimeoutMs: 1000,
+    } as unknown as ExplorerContext;
+    const report = (await new ClustersService(ctx, clusterAddress).report())!;
+    const r2 = report.rounds.find((x) => x.round === 2)!;
+    expect(r2.clusters[0]).to.include({ recorded: true, membersMatch: true });
+    expect(r2.clusters[0].leftOut).to.deep.equal([victim]);
+    expect(r2.lone).to.deep.equal([3, victim].sort((x, y) => x - y));
+    expect(clustersPage({ chain: {}, index: {}, ipfs: {}, contractAddress: null } as never, report)).to.include("left out (judged alone)");
   });
 });

@@ -41,7 +41,8 @@ export {
   type DeltaLoss, type ValidationVoteRule,
 } from "./validation-vote.ts";
 export {
-  DEFAULT_ROOT_THRESHOLD_MILLI, hasRootVote, rootValidationRule, type RootValidationRule,
+  DEFAULT_ROOT_THRESHOLD_MILLI, PER_CLASS_NET_FACTOR, PER_CLASS_OWNER_FACTOR, hasRootVote, perClassGate, rootValidationRule,
+  type PerClassGate, type RootDeltaLoss, type RootLossDetail, type RootValidationRule, type RootVote,
 } from "./root-validation.ts";
 export {
   DEFAULT_VOTE_HISTORY, VoteHistoryError, historySuspects, voteEvidence,
