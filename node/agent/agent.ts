@@ -100,6 +100,13 @@ export class ChainResetError extends Error {
  */
 const IDLE_WAKE_MS = 30_000;
 
+/**
+ * Model fetches in flight at once. With owner-first fetching each one asks a different peer (the
+ * update's committer), so a fetch mostly waits on that peer's round trips: at 4, a 10-peer verifier
+ * spent ~3 s fetching 10 updates of 407 KB in three sequential batches (docs/scale.md, timeline).
+ */
+const FETCH_CONCURRENCY = 8;
+
 /** Peers dialed at once (see Agent.dialPeers). */
 const DIAL_CONCURRENCY = 4;
 
@@ -237,7 +244,7 @@ export class Agent {
     const specBytes = await this.o.store.get(cfg.modelSpecCid.toString(), { timeoutMs: this.o.fetchTimeoutMs, maxBytes: 1 << 20 });
     this.spec = decodeModelSpec(specBytes);
     await this.o.store.pin(cfg.modelSpecCid.toString()).catch(() => undefined);
-    this.models = modelFetcher({ store: this.o.store, spec: this.spec, log: this.o.log, onMiss: () => this.dialPeers(true) });
+    this.models = modelFetcher({ store: this.o.store, spec: this.spec, log: this.o.log, concurrency: FETCH_CONCURRENCY, onMiss: () => this.dialPeers(true) });
     this.task = cfg;
     this.startPrefetch(cfg);
     this.startOwnerHints();

@@ -1,11 +1,12 @@
 /** `peerfl demo` / `npm run demo`: flags -> runDemo (node/demo/demo.ts). */
 import { attackKinds } from "../attacks/index.ts";
 import { parseRuleName, RULE_NAMES, UnknownNameError, type RuleName } from "../protocol/ids.ts";
+import { DEFAULT_PRIVATE_RULE, DEFAULT_RULE } from "../protocol/task-config.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import { MAX_PEERS } from "../chain/connect.ts";
 import { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
-import { runDemo, validateDemoOptions, DEMO_DEFAULTS, AgentDiedError, AnvilMissingError, CHAIN_KINDS, HOSTS_MODES, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
+import { runDemo, validateDemoOptions, resolveDemoOptions, DEMO_DEFAULTS, AgentDiedError, AnvilMissingError, CHAIN_KINDS, HOSTS_MODES, DemoAbortedError, type DemoHandle, type DemoOptions } from "./demo.ts";
 
 function parseRule(value: string): RuleName {
   try { return parseRuleName(value); } catch (err) {
@@ -37,7 +38,8 @@ export function demoCommand(): Command {
     .option("--dataset <name|dir>", "mnist, fashion-mnist or an IDX directory", d.dataset)
     .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default(d.model))
     .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", d.partition)
-    .option("--rule <name>", `robust rule: ${RULE_NAMES.join(", ")}`, parseRule, d.rule)
+    // No Commander default: without --rule the mode decides (resolveDemoOptions: root-validation, or centered clipping with --private).
+    .option("--rule <name>", `robust rule: ${RULE_NAMES.join(", ")} (default: ${DEFAULT_RULE} for public rounds, ${DEFAULT_PRIVATE_RULE} with --private; docs/robustness.md)`, parseRule)
     .option("--rule-param <x>", "rule parameter in natural units (Krum f, trim count, clipping radius; 0 = auto)", num("--rule-param"), d.ruleParam)
     .option("--max-samples <n>", "cap on each peer's shard", int("--max-samples", 10))
     .option("--epochs <n>", "local epochs per round", int("--epochs", 1), d.epochs)
@@ -86,7 +88,7 @@ export function parseDemoArgs(argv: string[]): ParsedDemoArgs {
     trainingWindow: o.trainingWindow, dpClip: o.dpClip, dpSigma: o.dpSigma, dpBudget: o.dpBudget, dp: o.dp, dpBatch: o.dpBatch, linkMode: o.linkMode,
     scenario: o.scenario, compression: o.compression, clusters: o.clusters, private: o.private, task: o.taskParam, chain: o.chain, hosts: o.hosts, port: o.port, keepRunning: o.keepRunning, json: o.json, evaluate: o.evaluate, quiet: o.quiet,
   };
-  validateDemoOptions({ ...DEMO_DEFAULTS, ...options });
+  validateDemoOptions(resolveDemoOptions(options));
   return { help: false, options };
 }
 

@@ -9,7 +9,7 @@
 import { AGENT_ENV, AGENT_NODE_FLAGS, peerflCliArgs } from "../lib/entry.ts";
 import { createLogger } from "../lib/log.ts";
 import type { TASK_DEFAULTS } from "../../ignition/modules/federatedTaskModule.ts";
-import { ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
+import { DEFAULT_RULE, defaultRuleFor, ruleIdOf, ruleParamToChain, type RuleName } from "../protocol/index.ts";
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, accessSync, constants as fsConstants } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -167,7 +167,7 @@ export interface ChainRestart {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   peers: 5, rounds: 5, attackers: 1, attack: "sign-flip", dataset: "mnist", model: "mlp", partition: "iid",
-  rule: "centered-clipping", ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
+  rule: DEFAULT_RULE, ruleParam: 0, epochs: 1, trainingWindow: 180, verificationWindow: 60, aggregationWindow: 60,
   dpClip: 0, dpSigma: 0, dpBudget: 0, port: 8545, keepRunning: false, quiet: false, evaluate: true, lateJoiners: 0, unlucky: 0, unluckyRounds: [1],
   json: "bench/results/demo.json",
 };
@@ -302,9 +302,32 @@ async function rpcCall<T>(rpcUrl: string, method: string, params: unknown[] = []
   return body.result as T;
 }
 
+/**
+ * The demo's options with the defaults filled in. Without --rule the rule is the task default for the
+ * mode (protocol/task-config.ts defaultRuleFor): root-validation for public rounds (flat or clustered:
+ * cluster heads and checkers vote on the same root set), centered clipping for --private rounds.
+ */
+export function resolveDemoOptions(partial: Partial<DemoOptions> = {}): DemoOptions {
+  return { ...DEMO_DEFAULTS, ...partial, rule: partial.rule ?? defaultRuleFor(partial) };
+}
+
+/**
+ * The one line the demo prints about its rule at start, and a warning when the rule cannot do all it
+ * promises in this mode (root-validation's root-set vote needs individual updates, which --private hides).
+ */
+export function describeDemoRule(partial: Partial<DemoOptions>, rule: RuleName): { line: string; warning: string | null } {
+  const why = partial.rule !== undefined ? "--rule"
+    : partial.private ? "default for private rounds: verifiers see only masked updates, so root-validation could run only its pre-filter"
+    : `default for public rounds: it keeps honest non-IID peers that centered clipping rejects${partial.clusters ? "; cluster heads and checkers vote on the same root set" : ""} (docs/robustness.md)`;
+  const warning = partial.private && rule === "root-validation"
+    ? "--rule root-validation with --private: verifiers see only masked updates, so only root-validation's public pre-filter applies; there is no root-set vote in private rounds (docs/robustness.md, \"Default\")"
+    : null;
+  return { line: `  rule       ${rule} (${why})`, warning };
+}
+
 /** Runs the demo to completion; with keepRunning the chain and agents stay up until stop(). */
 export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoHandle> {
-  const o: DemoOptions = { ...DEMO_DEFAULTS, ...partial };
+  const o: DemoOptions = resolveDemoOptions(partial);
   validateDemoOptions(o);
   const hosts: HostsMode = o.hosts ?? "loopback";
   if (!HOSTS_MODES.includes(hosts)) throw new RangeError(`--hosts must be one of ${HOSTS_MODES.join(", ")}, got ${String(hosts)}`);
@@ -359,6 +382,9 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoH
     const host = netns?.hostIp ?? "127.0.0.1";
     const rpcUrl = `http://${host}:${port}`;
     say(`peerfl demo: ${o.peers} peers (${o.attackers} ${o.attack} attacker${o.attackers === 1 ? "" : "s"}), ${o.rounds} rounds, ${o.dataset}/${o.model}/${o.partition}; work dir ${path.relative(process.cwd(), workDir)}`);
+    const ruleNote = describeDemoRule(partial, o.rule);
+    say(ruleNote.line);
+    if (ruleNote.warning) process.stderr.write(`peerfl demo: WARNING ${ruleNote.warning}\n`);
     const node = chainNodeSpec(chainKind, port, workDir, host);
     const startChain = (): ManagedProcess => {
       const p = node.start();

@@ -5,10 +5,13 @@
  * - Every trainer commits its own update through the task's commitUpdate, as in a flat round.
  * - Head (VerifyCommit, first part of the window): fetch the members' updates over the link layer
  *   (the agents' IPFS dials go through the 5G emulation, D2D when in sidelink range), judge them with
- *   the task's rule, pin the cluster aggregate, record it in ClusterRounds.
+ *   the task's rule (root-validation: with its public root-set vote), pin the cluster aggregate,
+ *   record it in ClusterRounds; members whose update it could not fetch in time are left out of the
+ *   record (every verifier judges them alone).
  * - Verifier: once the record window closed, read (or draw) the round's check seed, check in full the
  *   clusters the seed assigns to it (clusterCheckers: fetch their members' updates, recompute) and
- *   challenge a head it catches lying; for every other cluster fetch only the head's aggregate. After
+ *   challenge a head it catches lying; for every other cluster fetch only the head's aggregate (from
+ *   the head first: owner-first fetching). After
  *   the challenge window, judge the round (challenged clusters in full, by everyone) and vote per
  *   commit through the task as always.
  * - Aggregator: the same judgement (challenged clusters in full), then FedAvg of the inputs the

@@ -15,6 +15,10 @@
  *             alone (flat fallback) and the round finalizes;
  *   round 5 — the head lies and its only checker stays silent: the lie goes through (the limit of
  *             sampling with one checker), and the audit reports it as an uncaught lie.
+ * Those five run with k = 0 inside checkers and p = 100 % (peer 3 checks every cluster). A second suite
+ * runs k = 1, p = 100 % (one member of the cluster, drawn by the seed, checks too):
+ *   round 1 — the head lies and its inside checker colludes (stays silent): the outsider catches it;
+ *   round 2 — the head leaves a member out of its record: not blamed, the member is judged alone and accepted.
  */
 import { readFileSync } from "node:fs";
 import { expect } from "chai";

@@ -1,0 +1,89 @@
+/**
+ * The default robust rule (node/protocol/task-config.ts DEFAULT_RULE) as `peerfl demo` and
+ * `peerfl task init` apply it: root-validation for public rounds (flat and clustered), centered
+ * clipping for --private rounds, an explicit --rule always wins, and an explicit root-validation in a
+ * private round is kept but warned about (only its public pre-filter can run on masked updates).
+ */
+import { expect } from "chai";
+import { DEFAULT_PRIVATE_RULE, DEFAULT_RULE, defaultRuleFor } from "../../node/protocol/index.ts";
+import { parseDemoArgs } from "../../node/demo/cli.ts";
+import { DEMO_DEFAULTS, describeDemoRule, resolveDemoOptions, type DemoOptions } from "../../node/demo/demo.ts";
+import { main as taskMain } from "../../node/task-cli.ts";
+
+function demoOptions(argv: string[]): Partial<DemoOptions> {
+  const parsed = parseDemoArgs(argv);
+  if (parsed.help) throw new Error("unexpected help");
+  return parsed.options;
+}
+
+describe("default robust rule: root-validation for public rounds, centered clipping for private ones", () => {
+  it("is one named constant, and the demo's defaults use it", () => {
+    expect(DEFAULT_RULE).to.equal("root-validation");
+    expect(DEFAULT_PRIVATE_RULE).to.equal("centered-clipping");
+    expect(DEMO_DEFAULTS.rule).to.equal(DEFAULT_RULE);
+    expect(defaultRuleFor({})).to.equal("root-validation");
+    expect(defaultRuleFor({ private: true })).to.equal("centered-clipping");
+  });
+
+  it("a public demo without --rule runs root-validation and says why", () => {
+    const partial = demoOptions(["--peers", "4"]);
+    expect(partial.rule, "the CLI leaves the choice to the mode").to.equal(undefined);
+    const o = resolveDemoOptions(partial);
+    expect(o.rule).to.equal("root-validation");
+    const note = describeDemoRule(partial, o.rule);
+    expect(note.line).to.match(/rule\s+root-validation \(default for public rounds/);
+    expect(note.warning).to.equal(null);
+    // runDemo's programmatic form (no CLI) gets the same default
+    expect(resolveDemoOptions({ peers: 3 }).rule).to.equal("root-validation");
+    expect(resolveDemoOptions({ peers: 3, rule: undefined }).rule).to.equal("root-validation");
+  });
+
+  it("a clustered demo without --rule runs root-validation too (heads and checkers vote on the root set)", () => {
+    const partial = demoOptions(["--clusters", "--scenario", "examples/scenarios/d2d-5peers.json"]);
+    const o = resolveDemoOptions(partial);
+    expect(o.rule).to.equal("root-validation");
+    expect(describeDemoRule(partial, o.rule).line).to.match(/cluster heads and checkers vote on the same root set/);
+  });
+
+  it("a private demo without --rule keeps centered clipping, and says why", () => {
+    const partial = demoOptions(["--private"]);
+    const o = resolveDemoOptions(partial);
+    expect(o.rule).to.equal("centered-clipping");
+    const note = describeDemoRule(partial, o.rule);
+    expect(note.line).to.match(/rule\s+centered-clipping \(default for private rounds: verifiers see only masked updates/);
+    expect(note.warning).to.equal(null);
+  });
+
+  it("an explicit --rule wins; root-validation with --private is kept but warned about", () => {
+    const cc = demoOptions(["--rule", "centered-clipping"]);
+    expect(resolveDemoOptions(cc).rule).to.equal("centered-clipping");
+    expect(describeDemoRule(cc, "centered-clipping").line).to.match(/centered-clipping \(--rule\)/);
+    const rvPrivate = demoOptions(["--rule", "root-validation", "--private"]);
+    expect(resolveDemoOptions(rvPrivate).rule).to.equal("root-validation");
+    const note = describeDemoRule(rvPrivate, "root-validation");
+    expect(note.warning).to.match(/only root-validation's public pre-filter applies; there is no root-set vote in private rounds/);
+    // the warning is about that pair only
+    expect(describeDemoRule(demoOptions(["--rule", "median", "--private"]), "median").warning).to.equal(null);
+  });
+
+  it("peerfl task init documents the default and still refuses an unknown rule", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    const writeErr = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((s: string) => { out.push(String(s)); return true; }) as typeof process.stdout.write;
+    process.stderr.write = ((s: string) => { err.push(String(s)); return true; }) as typeof process.stderr.write;
+    let help: number, bad: number;
+    try {
+      help = await taskMain(["init", "--help"]);
+      bad = await taskMain(["init", "--rule", "no-such-rule"]);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+    }
+    expect(help).to.equal(0);
+    expect(out.join("").replace(/\s+/g, " ")).to.match(/default root-validation, the default for public rounds; a task with secure aggregation should pass --rule centered-clipping/);
+    expect(bad).to.equal(2);
+    expect(err.join("")).to.match(/robust rule/);
+  });
+});
