@@ -1,5 +1,5 @@
 // Centered clipping (Karimireddy, He & Jaggi 2021, ICML): clip deltas around the previous round's global
-// delta; the task's default rule. Radius tau from the parameter, or automatic (median distance).
+// delta; the default rule of private (secure-aggregation) rounds and of the Ignition module. Radius tau from the parameter, or automatic (median distance).
 import { centeredClippingF64 } from "../centeredClipping.ts";
 import { AggregationInputError, AggregationParameterError } from "../errors.ts";
 import { l2Distance, medianOf, subtract } from "../vectors.ts";
