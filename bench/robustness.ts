@@ -3,13 +3,13 @@
 // in-process simulator (the agents' protocol code). --full-matrix adds MNIST and 20 % attackers.
 //   node --import tsx bench/robustness.ts [--quick] [--jobs N] [--rounds R] [--samples S]
 // Prints tables, writes bench/results/robustness.json (with `summary` for the default rule,
-// root-validation = node/protocol/task-config.ts DEFAULT_RULE, and `perRule` for every rule) and
-// bench/results/robustness.svg. (Centered clipping's summary, the default until session 4, is kept in
-// bench/results/robustness-cc.json.)
+// centered clipping = node/protocol/task-config.ts DEFAULT_RULE, and `perRule` for every rule) and
+// bench/robustness.svg. (root-validation's own summary is in bench/results/robustness-rv-gate.json; a copy of
+// centered clipping's in robustness-cc.json.)
 //   node --import tsx bench/robustness.ts --flower
 // Flower's published setting instead: Fashion-MNIST, 10 peers sharing the full training set, 2
 // Gaussian attackers, 40 rounds; FedAvg, median, trimmed mean, Multi-Krum, the default rule (always
-// included by name; root-validation) and centered clipping;
+// included by name; centered clipping) and root-validation;
 // writes bench/results/robustness-flower.json ({"rows": [...]}) and robustness-flower-detail.json.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -80,8 +80,8 @@ interface RunResult extends RunConfig {
 const NUM_PEERS = 10;
 const flower = process.argv.includes("--flower");
 /**
- * The default rule of public rounds (the demo and `peerfl task init`: node/protocol/task-config.ts
- * DEFAULT_RULE, root-validation), whose numbers go to the JSON's `summary`.
+ * The default rule (the demo and `peerfl task init`: node/protocol/task-config.ts
+ * DEFAULT_RULE, centered clipping), whose numbers go to the JSON's `summary`.
  */
 const DEFAULT_RULE: RuleId = ruleIdOf(DEFAULT_RULE_NAME);
 /**

@@ -23,7 +23,7 @@ function program(): Command {
     .option("--seed <n>", "seed of the initial weights", int("--seed", 0), 7)
     .option("--ipfs-api <url>", "Kubo RPC API of the creator's IPFS node (e.g. peerfl ipfs daemon)", "http://127.0.0.1:5001")
     .option("--rounds <n>", "rounds", int("--rounds", 1), 5)
-    .option("--rule <name>", `robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping, flame, validation-vote, root-validation (default ${DEFAULT_RULE}, the default for public rounds; a task with secure aggregation should pass --rule ${DEFAULT_PRIVATE_RULE}: its verifiers cannot see individual updates, so root-validation would run only its pre-filter; docs/robustness.md)`)
+    .option("--rule <name>", `robust rule: fedavg, krum, multi-krum, median, trimmed-mean, centered-clipping, flame, validation-vote, root-validation (default ${DEFAULT_RULE}; root-validation keeps more honest non-IID peers, but a task with secure aggregation should keep ${DEFAULT_PRIVATE_RULE}: its verifiers cannot see individual updates, so root-validation would run only its pre-filter; docs/robustness.md)`)
     .option("--dataset <name>", "root-validation: dataset whose training split the public root set is drawn from", "mnist")
     .option("--root-per-class <n>", "root-validation: root-set samples per class", int("--root-per-class", 1), 50)
     .option("--peers <n>", "root-validation: the task's peers, to draw the root set from samples no peer holds", int("--peers", 1), 10)
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   const o = action.opts;
   if (action.name === "init") {
     let rule: number;
-    if (o.rule === undefined) process.stdout.write(`rule            ${DEFAULT_RULE} (the default for public rounds; --rule to change, e.g. --rule ${DEFAULT_PRIVATE_RULE} for secure aggregation)\n`);
+    if (o.rule === undefined) process.stdout.write(`rule            ${DEFAULT_RULE} (the default; --rule to change, e.g. --rule root-validation to keep more honest non-IID peers)\n`);
     try { rule = ruleIdOf(parseRuleName(String(o.rule ?? DEFAULT_RULE))); } catch (err) { process.stderr.write(`peerfl task: ${(err as Error).message}\n`); return 2; }
     const { createKuboStore } = await import("../ipfs/kubo-store.ts");
     const { initBackend } = await import("./ml/backend.ts");

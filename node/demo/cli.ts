@@ -1,7 +1,7 @@
 /** `peerfl demo` / `npm run demo`: flags -> runDemo (node/demo/demo.ts). */
 import { attackKinds } from "../attacks/index.ts";
 import { parseRuleName, RULE_NAMES, UnknownNameError, type RuleName } from "../protocol/ids.ts";
-import { DEFAULT_PRIVATE_RULE, DEFAULT_RULE } from "../protocol/task-config.ts";
+import { DEFAULT_RULE } from "../protocol/task-config.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { intArg, numArg } from "../lib/cli-args.ts";
 import { MAX_PEERS } from "../chain/connect.ts";
@@ -39,7 +39,7 @@ export function demoCommand(): Command {
     .addOption(new Option("--model <name>", "model").choices(["mlp", "cnn"]).default(d.model))
     .option("--partition <scheme>", "iid | dirichlet:ALPHA | shards:K | quantity:ALPHA", d.partition)
     // No Commander default: without --rule the mode decides (resolveDemoOptions: root-validation, or centered clipping with --private).
-    .option("--rule <name>", `robust rule: ${RULE_NAMES.join(", ")} (default: ${DEFAULT_RULE} for public rounds, ${DEFAULT_PRIVATE_RULE} with --private; docs/robustness.md)`, parseRule)
+    .option("--rule <name>", `robust rule: ${RULE_NAMES.join(", ")} (default ${DEFAULT_RULE}; --rule root-validation keeps more honest non-IID peers; docs/robustness.md)`, parseRule)
     .option("--rule-param <x>", "rule parameter in natural units (Krum f, trim count, clipping radius; 0 = auto)", num("--rule-param"), d.ruleParam)
     .option("--max-samples <n>", "cap on each peer's shard", int("--max-samples", 10))
     .option("--epochs <n>", "local epochs per round", int("--epochs", 1), d.epochs)

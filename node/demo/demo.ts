@@ -304,8 +304,8 @@ async function rpcCall<T>(rpcUrl: string, method: string, params: unknown[] = []
 
 /**
  * The demo's options with the defaults filled in. Without --rule the rule is the task default for the
- * mode (protocol/task-config.ts defaultRuleFor): root-validation for public rounds (flat or clustered:
- * cluster heads and checkers vote on the same root set), centered clipping for --private rounds.
+ * mode (protocol/task-config.ts defaultRuleFor): centered clipping for public and --private rounds;
+ * root-validation stays opt-in (docs/robustness.md, "Default").
  */
 export function resolveDemoOptions(partial: Partial<DemoOptions> = {}): DemoOptions {
   return { ...DEMO_DEFAULTS, ...partial, rule: partial.rule ?? defaultRuleFor(partial) };
@@ -318,7 +318,7 @@ export function resolveDemoOptions(partial: Partial<DemoOptions> = {}): DemoOpti
 export function describeDemoRule(partial: Partial<DemoOptions>, rule: RuleName): { line: string; warning: string | null } {
   const why = partial.rule !== undefined ? "--rule"
     : partial.private ? "default for private rounds: verifiers see only masked updates, so root-validation could run only its pre-filter"
-    : `default for public rounds: it keeps honest non-IID peers that centered clipping rejects${partial.clusters ? "; cluster heads and checkers vote on the same root set" : ""} (docs/robustness.md)`;
+    : `default${rule === "root-validation" && partial.clusters ? "; cluster heads and checkers vote on the same root set" : ""}; --rule root-validation keeps more honest non-IID peers (docs/robustness.md, "Default")`;
   const warning = partial.private && rule === "root-validation"
     ? "--rule root-validation with --private: verifiers see only masked updates, so only root-validation's public pre-filter applies; there is no root-set vote in private rounds (docs/robustness.md, \"Default\")"
     : null;

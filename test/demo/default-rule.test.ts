@@ -1,8 +1,9 @@
 /**
  * The default robust rule (node/protocol/task-config.ts DEFAULT_RULE) as `peerfl demo` and
- * `peerfl task init` apply it: root-validation for public rounds (flat and clustered), centered
- * clipping for --private rounds, an explicit --rule always wins, and an explicit root-validation in a
- * private round is kept but warned about (only its public pre-filter can run on masked updates).
+ * `peerfl task init` apply it: centered clipping for public, clustered and --private rounds (root-validation
+ * stays opt-in: docs/robustness.md "Default"), an explicit --rule always wins, and an explicit
+ * root-validation in a private round is kept but warned about (only its public pre-filter can run on
+ * masked updates).
  */
 import { expect } from "chai";
 import { DEFAULT_PRIVATE_RULE, DEFAULT_RULE, defaultRuleFor } from "../../node/protocol/index.ts";
@@ -16,33 +17,35 @@ function demoOptions(argv: string[]): Partial<DemoOptions> {
   return parsed.options;
 }
 
-describe("default robust rule: root-validation for public rounds, centered clipping for private ones", () => {
+describe("default robust rule: centered clipping; root-validation opt-in", () => {
   it("is one named constant, and the demo's defaults use it", () => {
-    expect(DEFAULT_RULE).to.equal("root-validation");
+    expect(DEFAULT_RULE).to.equal("centered-clipping");
     expect(DEFAULT_PRIVATE_RULE).to.equal("centered-clipping");
     expect(DEMO_DEFAULTS.rule).to.equal(DEFAULT_RULE);
-    expect(defaultRuleFor({})).to.equal("root-validation");
+    expect(defaultRuleFor({})).to.equal("centered-clipping");
     expect(defaultRuleFor({ private: true })).to.equal("centered-clipping");
   });
 
-  it("a public demo without --rule runs root-validation and says why", () => {
+  it("a public demo without --rule runs centered clipping and names root-validation as the option", () => {
     const partial = demoOptions(["--peers", "4"]);
     expect(partial.rule, "the CLI leaves the choice to the mode").to.equal(undefined);
     const o = resolveDemoOptions(partial);
-    expect(o.rule).to.equal("root-validation");
+    expect(o.rule).to.equal("centered-clipping");
     const note = describeDemoRule(partial, o.rule);
-    expect(note.line).to.match(/rule\s+root-validation \(default for public rounds/);
+    expect(note.line).to.match(/rule\s+centered-clipping \(default; --rule root-validation keeps more honest non-IID peers/);
     expect(note.warning).to.equal(null);
     // runDemo's programmatic form (no CLI) gets the same default
-    expect(resolveDemoOptions({ peers: 3 }).rule).to.equal("root-validation");
-    expect(resolveDemoOptions({ peers: 3, rule: undefined }).rule).to.equal("root-validation");
+    expect(resolveDemoOptions({ peers: 3 }).rule).to.equal("centered-clipping");
+    expect(resolveDemoOptions({ peers: 3, rule: undefined }).rule).to.equal("centered-clipping");
   });
 
-  it("a clustered demo without --rule runs root-validation too (heads and checkers vote on the root set)", () => {
+  it("a clustered demo without --rule runs centered clipping; with --rule root-validation heads and checkers vote on the root set", () => {
     const partial = demoOptions(["--clusters", "--scenario", "examples/scenarios/d2d-5peers.json"]);
     const o = resolveDemoOptions(partial);
-    expect(o.rule).to.equal("root-validation");
-    expect(describeDemoRule(partial, o.rule).line).to.match(/cluster heads and checkers vote on the same root set/);
+    expect(o.rule).to.equal("centered-clipping");
+    const rv = demoOptions(["--clusters", "--scenario", "examples/scenarios/d2d-5peers.json", "--rule", "root-validation"]);
+    expect(resolveDemoOptions(rv).rule).to.equal("root-validation");
+    expect(describeDemoRule(rv, "root-validation").line).to.match(/root-validation \(--rule\)/);
   });
 
   it("a private demo without --rule keeps centered clipping, and says why", () => {
@@ -82,7 +85,7 @@ describe("default robust rule: root-validation for public rounds, centered clipp
       process.stderr.write = writeErr;
     }
     expect(help).to.equal(0);
-    expect(out.join("").replace(/\s+/g, " ")).to.match(/default root-validation, the default for public rounds; a task with secure aggregation should pass --rule centered-clipping/);
+    expect(out.join("").replace(/\s+/g, " ")).to.match(/default centered-clipping; root-validation keeps more honest non-IID peers, but a task with secure aggregation should keep centered-clipping/);
     expect(bad).to.equal(2);
     expect(err.join("")).to.match(/robust rule/);
   });

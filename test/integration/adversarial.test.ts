@@ -40,7 +40,7 @@ describe("integration: adversaries against real agents (light bench:adversarial)
       peers: 4, attackers: 0, rounds: 1, maxSamples: 400, quiet: true, keepRunning: true, evaluate: false, json: undefined,
       port: 18591, trainingWindow: 150, verificationWindow: 40, aggregationWindow: 40,
       // Pinned: the near-copy is caught by the rule-agnostic pre-filter, but "every honest update accepted" was
-      // measured with centered clipping (the demo default is root-validation now).
+      // measured with centered clipping (pinned, in case the default changes).
       rule: "centered-clipping",
       workDir: mkdtempSync(path.join(os.tmpdir(), "peerfl-adversarial-")),
       onProgress: (_p, ctl) => {

@@ -40,7 +40,7 @@ describe("integration: the demo on Anvil", function () {
       chain: "anvil", peers: 3, attackers: 0, rounds: ROUNDS, maxSamples: 300, quiet: true, keepRunning: true,
       evaluate: false, json: undefined, port: 28645, trainingWindow: 120,
       // Pinned: this test is about the chain node, and its "every honest update accepted" was measured with centered
-      // clipping (the demo default is root-validation now, whose leave-one-out vote may drop one of 3 small shards).
+      // clipping (pinned: root-validation's leave-one-out vote may drop one of 3 small shards).
       rule: "centered-clipping",
     });
   });

@@ -36,7 +36,7 @@ describe("integration: clustered rounds in the real agents (--clusters)", functi
       peers: 5, rounds: 1, attackers: 0, maxSamples: 200, quiet: true, keepRunning: true, evaluate: false, json: undefined,
       port: 18745, trainingWindow: 60, scenario: "examples/scenarios/d2d-5peers.json", clusters: true,
       // Pinned: this test checks the records, the drawn checks and the audit; "the head includes all 3 members" was
-      // measured with centered clipping (clustered demos default to root-validation now).
+      // measured with centered clipping (pinned, in case the default changes).
       rule: "centered-clipping",
       clusterChecks: { insideCheckers: 1, outsideCheckBps: 10000 },
     });

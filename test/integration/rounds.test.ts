@@ -1,7 +1,7 @@
 /**
  * End to end on real parts: a `hardhat node`, Ignition deployment, 6 agent processes (one sign-flip
  * attacker, one that joins only after round 1) with embedded IPFS nodes, real tfjs training on MNIST
- * shards, the demo's default rule (root-validation, with its public root set). Checks that rounds finalize, that the audit
+ * shards, the task's default rule (centered clipping). Checks that rounds finalize, that the audit
  * (node/protocol's verdict and aggregate, fed from chain + IPFS alone) reproduces every round's
  * accepted mask and global CID bit for bit, that the attacker is rejected, and that an agent killed mid-round
  * and restarted resumes from chain state without committing twice, and that the late joiner starts
