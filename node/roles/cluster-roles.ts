@@ -29,9 +29,7 @@ import { Phase } from "../protocol/ids.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
 import type { RoundModels, RoundVerdict } from "../protocol/verdict.ts";
 import { publishAggregate } from "./publish-aggregate.ts";
-import { createRule, hasRootVote } from "../aggregation/rules.ts";
-import type { RootLoss } from "../protocol/verdict.ts";
-import { rootLossOf } from "./root-set.ts";
+import { roundRootLoss } from "./root-set.ts";
 import { averageAccepted } from "./accepted-average.ts";
 import { bitsOf, checkPolicyOf, clusterRoundsWriter, maskOfPeers, type ClusterRoundsWriter } from "./cluster-chain.ts";
 import {
@@ -125,21 +123,6 @@ export async function openClusterRounds(address: string, conn: TaskConnection, s
   return { chain, setup };
 }
 
-/**
- * root-validation in a clustered round: the loss on the task's public root set, which the head, the
- * checkers, the aggregators and the audit all apply at both levels (deterministic, so checkable).
- * Null for rules without a root vote; "unavailable" when the root set cannot be had here now.
- */
-async function rootLossFor(ctx: RoleContext, round: RoundState, fetchTimeoutMs: number): Promise<RootLoss | null | "unavailable"> {
-  if (!hasRootVote(createRule(ctx.task.rule))) return null;
-  try {
-    return await rootLossOf(ctx.store, ctx.spec, fetchTimeoutMs);
-  } catch (err) {
-    ctx.log.error("root-set-unavailable", { round: round.round, reason: (err as Error).message });
-    return "unavailable";
-  }
-}
-
 /** The round's commits with their trainers' peer indices. */
 async function indexedCommits(ctx: RoleContext, round: RoundState): Promise<IndexedCommit[]> {
   const commits = await ctx.chain.commits(round.round, round.commitCount);
@@ -193,7 +176,7 @@ export async function runClusterHead(ctx: RoleContext, round: RoundState, fetchT
     return false;
   }
   const rules = roundRulesOf(ctx.task);
-  const rootLoss = await rootLossFor(ctx, round, fetchTimeoutMs);
+  const rootLoss = await roundRootLoss(ctx, round.round, fetchTimeoutMs);
   if (rootLoss === "unavailable") {
     // Without the root set the head cannot compute the rule's full verdict: it records nothing and its members go flat.
     ctx.log.warn("cluster-record-skipped", { round: round.round, head: me, reason: "the task's root set is unavailable here: every member is judged alone" });
@@ -306,7 +289,7 @@ export async function judgeRoundClustered(ctx: RoleContext, round: RoundState, w
   const models = await roundModels(ctx, round, budget);
   const base = { cid: round.globalModelCid!.toString(), weights: models.global };
   const byIndex = new Map(commits.map((c) => [c.index, c]));
-  const rootLoss = await rootLossFor(ctx, round, fetchTimeoutMs);
+  const rootLoss = await roundRootLoss(ctx, round.round, fetchTimeoutMs);
   if (rootLoss === "unavailable" && assigned.size > 0) {
     // Without the root set this verifier's recomputation would differ from an honest head's: no challenges from here.
     ctx.log.warn("cluster-checks-skipped", { round: round.round, heads: [...assigned].join(","), reason: "the task's root set is unavailable here" });

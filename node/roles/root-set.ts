@@ -4,8 +4,10 @@
  * for the process, and turned into the loss function protocol/verdict.ts rootVerdict scores with.
  * The audit uses the same loader, so both score with the same bytes.
  */
+import { createRule, hasRootVote } from "../aggregation/rules.ts";
 import type { ModelSpec } from "../ml/types.ts";
 import type { RootLoss } from "../protocol/verdict.ts";
+import type { RoleContext } from "./context.ts";
 
 /** A root set that could not be fetched or is not a valid root set: the message says which and why. */
 export class RootSetUnavailableError extends Error {
@@ -57,4 +59,19 @@ export function rootLossOf(store: { get(cid: string, options?: { timeoutMs?: num
   cache.set(cid, loading);
   loading.catch(() => cache.delete(cid));
   return loading;
+}
+
+/**
+ * The root-set loss a role judges a round with: null when the task's rule has no root vote,
+ * "unavailable" (logged as root-set-unavailable, with the reason) when the root set cannot be had here
+ * now. The verifier then commits the public pre-filter; a cluster head records nothing.
+ */
+export async function roundRootLoss(ctx: Pick<RoleContext, "store" | "spec" | "task" | "log">, round: number, timeoutMs: number): Promise<RootLoss | null | "unavailable"> {
+  if (!hasRootVote(createRule(ctx.task.rule))) return null;
+  try {
+    return await rootLossOf(ctx.store, ctx.spec, timeoutMs);
+  } catch (err) {
+    ctx.log.error("root-set-unavailable", { round, reason: (err as Error).message });
+    return "unavailable";
+  }
 }

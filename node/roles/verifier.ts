@@ -1,9 +1,9 @@
 import type { RoundState } from "../chain/task-chain.ts";
 import { verdictCommitment } from "../protocol/commitments.ts";
 import { roundRulesOf } from "../protocol/task-config.ts";
-import { createRule, hasPrivateVote, hasRootVote } from "../aggregation/rules.ts";
+import { createRule, hasPrivateVote } from "../aggregation/rules.ts";
 import { rootVerdict, votedVerdict, type RoundVerdict } from "../protocol/verdict.ts";
-import { rootLossOf } from "./root-set.ts";
+import { roundRootLoss } from "./root-set.ts";
 import { fetchHealth, type FetchHealth } from "../protocol/availability.ts";
 import type { RoleContext } from "./context.ts";
 import type { RevealStore } from "./reveals.ts";
@@ -71,9 +71,8 @@ export async function computeVerdict(ctx: RoleContext, round: RoundState, fetchT
   // root-validation scores on the task's PUBLIC root set (IPFS, CID in the model spec): the same for every
   // honest verifier and recomputed by the audit. Without it (not fetched, invalid) this verifier commits
   // the public pre-filter and says why; the audit then reports its mask as differing.
-  const rootLoss = hasRootVote(createRule(rules.rule))
-    ? await rootLossOf(ctx.store, ctx.spec, fetchTimeoutMs).catch((err: Error) => { log.error("root-set-unavailable", { round: round.round, reason: err.message }); return null; })
-    : null;
+  const loaded = await roundRootLoss(ctx, round.round, fetchTimeoutMs);
+  const rootLoss = loaded === "unavailable" ? null : loaded;
   const verdict = rootLoss
     ? await rootVerdict(rules, models, updates, rootLoss)
     : await votedVerdict(rules, models, updates, learner ? async (w) => (await learner.evaluate(w)).loss : undefined);
