@@ -340,15 +340,10 @@ export class EmbeddedStore implements ModelStore {
     }
   }
 
-  private async readBlockFrom(session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+  /** One block, from the whole swarm, or through `session` (its providers only: owner-first). */
+  private async readBlock(cid: CID, options: { signal?: AbortSignal; offline?: boolean }, session?: SessionBlockstore): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
-    for await (const chunk of session.get(cid, { signal })) chunks.push(chunk);
-    return concatChunks(chunks);
-  }
-
-  private async readBlock(cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of this.helia.blockstore.get(cid, options)) chunks.push(chunk);
+    for await (const chunk of (session ?? this.helia.blockstore).get(cid, options)) chunks.push(chunk);
     return concatChunks(chunks);
   }
 
@@ -356,7 +351,7 @@ export class EmbeddedStore implements ModelStore {
   private async openParsed(cid: CID, maxBytes: number, streamSignal: AbortSignal, rootSignal = streamSignal,
     offset?: number, length?: number, session?: SessionBlockstore): Promise<OpenedFile> {
     const id = cid.toString();
-    const root = session ? await this.readBlockFrom(session, cid, rootSignal) : await this.readBlock(cid, { signal: rootSignal });
+    const root = await this.readBlock(cid, { signal: rootSignal }, session);
     const size = declaredFileSize(cid, root);
     const start = Math.min(offset ?? 0, size);
     const wanted = Math.min(length ?? size - start, size - start);
